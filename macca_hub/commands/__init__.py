@@ -1,0 +1,1 @@
+"""One module per ``macca-hub`` verb (see ``macca_hub.cli``)."""

@@ -1,0 +1,101 @@
+"""Find and load datasets: a folder, the local root, then the Hub."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from macca_hub.data.format import DEFAULT_CONFIG, INDIVIDUAL_CONFIG, DatasetFormatError, check_schema, read_meta
+from macca_hub.hub import REPO_ID_PATTERN, hub_home, local_repo_path
+
+_CANONICAL = re.compile(r"^macca/mpe-(?P<task>[a-z0-9]+)-(?P<quality>.+)$")
+
+
+def build_hint(name: str) -> str:
+    """The exact command that builds a canonical dataset (or a generic hint)."""
+    m = _CANONICAL.match(name)
+    if m:
+        return f"macca-hub build {m['task']} --quality {m['quality']}"
+    return "macca-hub build <task> --quality <quality> --output <folder>"
+
+
+def resolve_dataset_dir(name_or_path: str | os.PathLike) -> Path | None:
+    """A local folder for ``name_or_path`` (a path, or a repo id under the local root), else ``None``."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    name = str(name_or_path)
+    if REPO_ID_PATTERN.match(name):
+        local = local_repo_path(name, "dataset")
+        if local.is_dir():
+            return local
+    return None
+
+
+def load_dataset(name_or_path: str | os.PathLike, config: str = DEFAULT_CONFIG, split: str | None = "train",
+                 revision: str | None = None, **kwargs: Any):
+    """Load a macca_hub dataset as a ``datasets.Dataset``.
+
+    ``name_or_path`` is a dataset folder or a repo id such as ``macca/mpe-cn-expert``: the local
+    root (``$MACCA_HUB_HOME``) is tried first, then the Hub through ``datasets``. ``config`` is
+    ``"default"`` or ``"individual_rewards"`` (hidden per-agent rewards, for evaluation only).
+    """
+    import datasets
+
+    if config not in (DEFAULT_CONFIG, INDIVIDUAL_CONFIG):
+        raise ValueError(f"Unknown config {config!r}; choose {DEFAULT_CONFIG!r} or {INDIVIDUAL_CONFIG!r}.")
+    folder = resolve_dataset_dir(name_or_path)
+    if folder is not None:
+        info, _ = read_meta(folder)
+        check_schema(folder, info)
+        if config == INDIVIDUAL_CONFIG and not any((folder / "individual_rewards").glob("*.parquet")):
+            raise DatasetFormatError(
+                f"{folder} was published without the hidden 'individual_rewards' config; "
+                "evaluate credit assignment on a locally built copy instead."
+            )
+        return datasets.load_dataset(str(folder), config, split=split, **kwargs)
+    name = str(name_or_path)
+    if not REPO_ID_PATTERN.match(name):
+        raise FileNotFoundError(f"No dataset folder at {name_or_path} (and it is not a repo id like 'macca/mpe-cn-expert').")
+    try:
+        return datasets.load_dataset(name, config, split=split, revision=revision, **kwargs)
+    except Exception as err:
+        raise FileNotFoundError(
+            f"Dataset {name!r} is not under the local root {hub_home() / 'datasets'} and could not be loaded from "
+            f"the Hub ({type(err).__name__}). Build it locally with `{build_hint(name)}`, or point HF_ENDPOINT "
+            "at a mirror (`macca-hub serve`)."
+        ) from err
+
+
+def dataset_meta(name_or_path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``meta/info.json`` and ``meta/stats.json`` of a local dataset (or one cached from the Hub)."""
+    folder = resolve_dataset_dir(name_or_path)
+    if folder is None:
+        from huggingface_hub import snapshot_download
+
+        name = str(name_or_path)
+        try:
+            folder = Path(snapshot_download(name, repo_type="dataset", allow_patterns=["meta/*.json", "README.md"]))
+        except Exception as err:
+            raise FileNotFoundError(f"Dataset {name!r} not found locally or on the Hub; build it with `{build_hint(name)}`.") from err
+    return read_meta(folder)
+
+
+def load_columns(name_or_path: str | os.PathLike, columns: Sequence[str] | None = None,
+                 config: str = DEFAULT_CONFIG) -> dict[str, np.ndarray]:
+    """Whole columns as numpy arrays (fast: one Arrow conversion per column, no per-row access).
+
+    Training loops call this once and sample indices from the arrays instead of indexing the
+    ``datasets.Dataset`` row by row.
+    """
+    ds = load_dataset(name_or_path, config=config)
+    columns = list(columns) if columns is not None else list(ds.column_names)
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise KeyError(f"Columns {missing} are not in this dataset; it has {ds.column_names}.")
+    table = ds.with_format("numpy").select_columns(columns)
+    return {c: np.asarray(table[c]) for c in columns}
