@@ -1,0 +1,44 @@
+"""Shared fixtures: an isolated local root and tiny real datasets built once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh ``$MACCA_HUB_HOME`` for the whole session (never the user's cache)."""
+    root = tmp_path_factory.mktemp("macca_hub_home")
+    os.environ["MACCA_HUB_HOME"] = str(root)
+    os.environ["HF_DATASETS_CACHE"] = str(root / "hf_datasets_cache")
+    return root
+
+
+def _build(task: str, transitions: int, seed: int = 0, quality: str = "random") -> Path:
+    from dataset_builders.build import build_dataset
+    from dataset_builders.policies import PolicySpec
+
+    return build_dataset(task, quality, num_transitions=transitions, seed=seed, workers=1, progress=False,
+                         policy=PolicySpec(kind="uniform"))
+
+
+@pytest.fixture(scope="session")
+def tiny_cn(hub_root: Path) -> Path:
+    """``macca/mpe-cn-random`` with 40 uniform-random episodes (1,000 transitions), in the local root."""
+    return _build("cn", 1000)
+
+
+@pytest.fixture(scope="session")
+def tiny_pp(hub_root: Path) -> Path:
+    return _build("pp", 500)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(hub_root: Path) -> Path:
+    return _build("world", 500)
