@@ -57,6 +57,9 @@ def write_dataset_card(folder: str | os.PathLike, info: dict[str, Any], stats: d
         pretty_name=info.get("pretty_name", info.get("repo_id", info["task"])),
         tags=["mpe", info["task"], info.get("quality", "custom")],
         size_categories=[_size_category(info["num_transitions"])],
+        dataset_info=[_split_info(folder, name, sub) for name, sub in
+                      (("default", "data"), ("individual_rewards", "individual_rewards"))
+                      if any((folder / sub).glob("*.parquet"))],
         **info.get("card_metadata", {}),
     )
     pol = info.get("behaviour_policy", {})
@@ -73,3 +76,13 @@ def _size_category(n: int) -> str:
         if n < limit:
             return name
     return "1M<n<10M"
+
+
+def _split_info(folder: Path, config_name: str, sub: str) -> dict[str, Any]:
+    """Standard ``dataset_info`` card entry (sizes also keep `datasets`' cache keys distinct per build)."""
+    import pyarrow.parquet as pq
+
+    files = sorted((folder / sub).glob("*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    size = sum(f.stat().st_size for f in files)
+    return {"config_name": config_name, "splits": [{"name": "train", "num_examples": rows}], "download_size": size}

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+import tempfile
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Set before `datasets` is imported (it reads the variable once): tests never touch the user's cache.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="macca_hub_test_hf_cache_")
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +20,6 @@ def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh ``$MACCA_HUB_HOME`` for the whole session (never the user's cache)."""
     root = tmp_path_factory.mktemp("macca_hub_home")
     os.environ["MACCA_HUB_HOME"] = str(root)
-    os.environ["HF_DATASETS_CACHE"] = str(root / "hf_datasets_cache")
     return root
 
 

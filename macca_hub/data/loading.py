@@ -57,7 +57,11 @@ def load_dataset(name_or_path: str | os.PathLike, config: str = DEFAULT_CONFIG, 
                 f"{folder} was published without the hidden 'individual_rewards' config; "
                 "evaluate credit assignment on a locally built copy instead."
             )
-        return datasets.load_dataset(str(folder), config, split=split, **kwargs)
+        # Explicit files rather than the card's `configs:` patterns: the `datasets` cache key then
+        # includes each file's mtime, so a rebuilt folder is never served from a stale cache.
+        sub = "data" if config == DEFAULT_CONFIG else "individual_rewards"
+        files = sorted(str(p) for p in (folder / sub).glob("*.parquet"))
+        return datasets.load_dataset("parquet", data_files={"train": files}, split=split, **kwargs)
     name = str(name_or_path)
     if not REPO_ID_PATTERN.match(name):
         raise FileNotFoundError(f"No dataset folder at {name_or_path} (and it is not a repo id like 'macca/mpe-cn-expert').")
