@@ -83,6 +83,9 @@ def _split_info(folder: Path, config_name: str, sub: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     files = sorted((folder / sub).glob("*.parquet"))
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    metas = [pq.ParquetFile(f).metadata for f in files]
+    rows = sum(m.num_rows for m in metas)
+    num_bytes = sum(m.row_group(i).total_byte_size for m in metas for i in range(m.num_row_groups))  # uncompressed
     size = sum(f.stat().st_size for f in files)
-    return {"config_name": config_name, "splits": [{"name": "train", "num_examples": rows}], "download_size": size}
+    return {"config_name": config_name, "splits": [{"name": "train", "num_bytes": num_bytes, "num_examples": rows}],
+            "download_size": size}
