@@ -229,11 +229,12 @@ def _wait_ready(server: MirrorServer, timeout: float) -> None:
     """Poll until olah answers any HTTP request (a 404 for an unknown path counts), or fail."""
     deadline = time.monotonic() + timeout
     probe = f"{server.endpoint}/api/datasets/macca-hub-probe/none/revision/main"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"olah exited with code {server.process.returncode} before serving:\n{server.log_tail()}")
         try:
-            with urllib.request.urlopen(probe, timeout=2):
+            with opener.open(probe, timeout=2):
                 return
         except urllib.error.HTTPError:
             return  # it answered
