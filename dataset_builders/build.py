@@ -48,6 +48,8 @@ def collect(task: MPETask, policy: Any, seed: int, episodes: range, noise_std: f
     for e in episodes:
         eseed = episode_seed(seed, e)
         rng = np.random.default_rng([eseed, 1])
+        if hasattr(policy, "begin_episode"):  # replayed training runs also drive the opponents
+            policy.begin_episode(task, e)
         obs, state = task.reset(eseed)
         for t in range(T):
             act = policy.act(obs, rng)
@@ -107,6 +109,15 @@ def iter_units(task_name: str, reward: str, policy_spec: PolicySpec, seed: int, 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def opponent_info(task: MPETask, policy: PolicySpec) -> dict[str, Any]:
+    """Which opponent drove the non-team agents: the task's frozen one, or the logged co-trained one."""
+    if not task.spec.opponents:
+        return {}
+    if policy.kind == "replay":
+        return {"id": "co-trained", "doc": "the MATD3 run's co-trained opponents (their logged actions are replayed)"}
+    return task.opponent_info() if hasattr(task, "opponent_info") else {"id": "custom"}
 
 
 def versions() -> dict[str, str]:
@@ -169,7 +180,7 @@ def build_dataset(task: str, quality: str = "random", num_transitions: int | Non
             "reward_doc": cls.reward_doc if reward == "macca" else "stock mpe2 rewards of the team agents",
             "n_agents": spec.n_agents, "obs_dim": spec.obs_dim, "act_dim": spec.act_dim, "state_dim": spec.state_dim,
             "action_type": spec.action_type, "max_steps": spec.max_steps, "team": ", ".join(spec.team),
-            "opponent": {"agents": list(spec.opponents), "doc": cls.opponent_doc},
+            "opponent": {"agents": list(spec.opponents), "doc": cls.opponent_doc, **opponent_info(probe, policy)},
             "behaviour_policy": policy.to_info(), "seed": seed, "versions": versions(),
             "builder_version": BUILDER_VERSION, "build_command": build_command,
             "s_random": refs.get("s_random"), "s_expert": refs.get("s_expert"),
