@@ -6,6 +6,7 @@ the operations, tag and repo settings that would reach the Hub.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -189,7 +190,10 @@ class RecordingApi:
         import huggingface_hub
 
         def record(name, result=None):
+            real = inspect.signature(getattr(huggingface_hub.HfApi, name))
+
             def method(api, *args, **kwargs):
+                real.bind(api, *args, **kwargs)  # a call the real HfApi would reject fails here too
                 self.calls.append((name, args, kwargs))
                 self.tokens.append(api.token)
                 return result() if callable(result) else result
@@ -256,3 +260,21 @@ def test_push_dry_run_lists_files(cn_copy: Path, capsys: pytest.CaptureFixture) 
     out = capsys.readouterr().out
     assert "would commit 7 file(s)" in out and "(tag v1.0.0)" in out
     assert "individual_rewards/train-00000-of-00001.parquet" in out and "notes.txt" not in out
+
+
+def test_existing_version_tag_is_kept_with_a_warning(cn_copy: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import httpx2
+    import huggingface_hub
+    from huggingface_hub.errors import HfHubHTTPError
+
+    RecordingApi(remote=[]).install(monkeypatch)
+
+    def tag_exists(api, repo_id, **kwargs):
+        response = httpx2.Response(409, request=httpx2.Request("POST", "http://127.0.0.1/api/tag"))
+        raise HfHubHTTPError("Conflict: tag already exists", response=response)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_tag", tag_exists)
+    caplog.set_level(logging.WARNING)
+    assert push_folder(cn_copy, "my-org/mpe-cn", token=SECRET).endswith("/commit/c0ffee")
+    assert "Tag v1.0.0 already exists on my-org/mpe-cn" in caplog.text
