@@ -9,8 +9,8 @@ The committed file set is computed here (:func:`planned_operations`) as ``huggin
   the hidden ``individual_rewards`` config is dropped: its parquet files are not uploaded, its
   entries leave the card (``configs``, ``dataset_info``) and ``meta/info.json``, and the per-agent
   return statistics leave ``meta/stats.json``.
-* a model: ``config.json``, ``*.safetensors``, ``README.md`` and any other ``*.json`` / ``*.png``
-  / ``*.md``; pickle checkpoints are never uploaded.
+* a model: the top-level ``config.json``, ``*.safetensors``, ``README.md`` and any other ``*.json``
+  / ``*.png`` / ``*.md``; sub-folders (training checkpoints) and pickle files are never uploaded.
 
 Each push is tagged ``v<builder_version>`` (datasets: ``meta/info.json``; models: ``config.json``,
 else the macca_hub version). The token is passed to ``HfApi`` and never logged or printed.
@@ -243,7 +243,7 @@ def validate_card(folder: str | os.PathLike, repo_type: str, card_text: str | No
     else:
         if "config.json" not in files:
             problems.append("config.json is missing (save the model with save_pretrained)")
-        if not _match(files, ["*.safetensors"]):
+        if not _match([f for f in files if "/" not in f], ["*.safetensors"]):
             problems.append("no *.safetensors weights (save the model with save_pretrained)")
         listed = data.get("datasets") or []
         listed = [listed] if isinstance(listed, str) else list(listed)
@@ -302,7 +302,11 @@ def planned_operations(folder: str | os.PathLike, repo_type: str = "dataset",
         if pickles:
             logger.warning("Not uploading pickle checkpoints %s: only safetensors are published.", pickles)
         validate_card(folder, "model")
-        return [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p)) for p in _match(files, MODEL_PATTERNS)]
+        selected = _match([f for f in files if "/" not in f], MODEL_PATTERNS)  # top level only: no checkpoints/
+        left_out = sorted(set(files) - set(selected))
+        if left_out:
+            logger.info("Not uploading %d file(s) outside the Hub layout: %s", len(left_out), left_out[:10])
+        return [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p)) for p in selected]
 
     card_text = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else None
     overrides: dict[str, bytes] = {}

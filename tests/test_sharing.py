@@ -40,6 +40,8 @@ def tiny_model(tmp_path: Path) -> Path:
 
     folder = TinyNet(TinyNetConfig()).save_pretrained(tmp_path / "tiny-net")
     (folder / "optimizer.pt").write_bytes(b"pickle would go here")  # never uploaded
+    (folder / "checkpoints" / "step_1").mkdir(parents=True)  # nor are training checkpoints
+    (folder / "checkpoints" / "step_1" / "model.safetensors").write_bytes(b"")
     return folder
 
 
