@@ -330,6 +330,10 @@ def planned_operations(folder: str | os.PathLike, repo_type: str = "dataset",
         if leaked:
             raise ValueError(f"The held-out card still matches hidden files {leaked}; fix its configs block.")
     left_out = sorted(set(files) - set(selected))
+    hidden = [p for p in left_out if p.startswith(f"{INDIVIDUAL_CONFIG}/")]
+    if hidden and without_individual_rewards:
+        logger.info("Held out: %d file(s) of the hidden %r config are not uploaded.", len(hidden), INDIVIDUAL_CONFIG)
+        left_out = [p for p in left_out if p not in hidden]
     if left_out:
         logger.info("Not uploading %d file(s) outside the Hub layout: %s", len(left_out), left_out[:10])
     return [CommitOperationAdd(path_in_repo=p,

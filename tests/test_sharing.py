@@ -280,3 +280,17 @@ def test_existing_version_tag_is_kept_with_a_warning(cn_copy: Path, monkeypatch:
     caplog.set_level(logging.WARNING)
     assert push_folder(cn_copy, "my-org/mpe-cn", token=SECRET).endswith("/commit/c0ffee")
     assert "Tag v1.0.0 already exists on my-org/mpe-cn" in caplog.text
+
+
+def test_cli_push_without_network_is_one_clear_line(cn_copy: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from huggingface_hub import constants
+
+    from macca_hub.cli import main
+
+    assert constants.HF_HUB_OFFLINE  # the test session is offline: the first Hub call is refused
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    assert main(["push", str(cn_copy), "--repo-id", "my-org/mpe-cn"]) == 1
+    out = capsys.readouterr()
+    assert "macca-hub push: error: the Hub refused or could not be reached (OfflineModeIsEnabled" in out.err
+    assert "Traceback" not in out.err and SECRET not in out.err + out.out

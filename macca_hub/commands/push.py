@@ -13,6 +13,7 @@ Authenticate with ``hf auth login`` or the ``HF_TOKEN`` variable: the token is n
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "upload a dataset or model folder to the Hub (card checked first, tagged per builder version)"
@@ -68,8 +69,22 @@ def run(args: argparse.Namespace) -> int:
         for op in ops:
             print(f"  {op.path_in_repo}  ({op.upload_info.size} bytes)")
         return 0
-    url = push_folder(folder, args.repo_id, repo_type=repo_type, private=args.private,
-                      commit_message=args.commit_message, revision=args.revision,
-                      without_individual_rewards=args.without_individual_rewards, tag=not args.no_tag)
+    try:
+        url = push_folder(folder, args.repo_id, repo_type=repo_type, private=args.private,
+                          commit_message=args.commit_message, revision=args.revision,
+                          without_individual_rewards=args.without_individual_rewards, tag=not args.no_tag)
+    except Exception as err:
+        if not _is_transport_error(err):
+            raise
+        print(f"macca-hub push: error: the Hub refused or could not be reached ({type(err).__name__}: {err}). "
+              "Check the network, HF_HUB_OFFLINE (must be 0), HF_ENDPOINT, and your login "
+              "(`hf auth login` or HF_TOKEN) with write access to the repo.", file=sys.stderr)
+        return 1
     print(url)
     return 0
+
+
+def _is_transport_error(err: Exception) -> bool:
+    """Errors from huggingface_hub or its HTTP client (offline mode, refused, 401/403...), not our bugs."""
+    return any(cls.__module__.split(".")[0] in ("huggingface_hub", "httpx", "httpx2", "requests", "urllib3")
+               for cls in type(err).__mro__)
