@@ -44,7 +44,7 @@ REQUIRED_CARD_FIELDS = {
     "model": ("license", "tags"),
 }
 #: Keys (in meta/info.json of a relabeled dataset, or a model's top-level JSON files) that link repos.
-SOURCE_DATASET_KEYS = ("source_dataset",)
+SOURCE_DATASET_KEYS = ("source_dataset", "relabeled_from")
 REWARD_MODEL_KEYS = ("reward_model",)
 MODEL_DATASET_KEYS = ("dataset", "source_dataset", "train_dataset")
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -157,12 +157,12 @@ def _match(paths: list[str], patterns: list[str] | tuple[str, ...]) -> list[str]
 
 
 def _linked_repo_ids(meta: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
-    """Repo ids that ``meta`` names under ``keys`` (a string, or a dict with ``repo_id``)."""
+    """Repo ids that ``meta`` names under ``keys`` (a string, or a dict with ``repo_id`` / ``model_id``)."""
     out = []
     for key in keys:
         value = meta.get(key)
         if isinstance(value, dict):
-            value = value.get("repo_id")
+            value = value.get("repo_id") or value.get("model_id")
         if value is None:
             continue
         if isinstance(value, str) and REPO_ID_PATTERN.match(value) and not Path(value).expanduser().is_absolute():
@@ -178,9 +178,10 @@ def validate_card(folder: str | os.PathLike, repo_type: str, card_text: str | No
 
     Checks: the YAML block parses and builds ``huggingface_hub`` card data; the required fields
     are present and non-empty; (datasets) every ``configs:`` entry matches files in the folder;
-    and links: a dataset with ``source_dataset`` in ``meta/info.json`` lists it in
-    ``source_datasets``, one with ``reward_model`` names that repo in its card; a model whose
-    ``config.json`` names a dataset repo lists it in ``datasets``.
+    and links: a relabeled dataset whose ``meta/info.json`` has ``relabeled_from`` (or
+    ``source_dataset``) lists that repo in the card's ``source_datasets``, and one with
+    ``reward_model`` (a repo id, or a dict with ``model_id``/``repo_id``) names that repo in its
+    card; a model whose top-level JSON files name a ``dataset`` repo lists it in ``datasets``.
     """
     import yaml
     from huggingface_hub import DatasetCardData, ModelCardData

@@ -163,7 +163,7 @@ def test_card_problems_are_named(cn_copy: Path, tiny_model: Path) -> None:
 
 def test_links_between_relabeled_dataset_reward_model_and_source(cn_copy: Path, tiny_model: Path) -> None:
     info = read_json(cn_copy / "meta" / "info.json")
-    info.update(source_dataset="macca/mpe-cn-expert", reward_model={"repo_id": "macca/cn-expert-causal-reward"})
+    info.update(relabeled_from="macca/mpe-cn-expert", reward_model={"model_id": "macca/cn-expert-causal-reward"})
     write_json(cn_copy / "meta" / "info.json", info)
     with pytest.raises(CardError) as err:
         validate_card(cn_copy, "dataset")
