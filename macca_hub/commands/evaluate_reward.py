@@ -48,10 +48,11 @@ def run(args: argparse.Namespace) -> int:
     if not dataset:
         raise ValueError("The model does not record its training dataset; pass --dataset.")
     same_data = a.dataset is None or a.dataset in (trained_on.get("path"), trained_on.get("repo_id"))
-    episodes = None if a.all_episodes or not same_data else model.card_info.get("training", {}).get("eval_episodes")
-    metrics = evaluate_reward_model(model, dataset, episodes=episodes)
+    held_out = model.card_info.get("training", {}).get("eval_episodes")
+    episodes = held_out if (held_out and same_data and not a.all_episodes) else None
     if episodes is None and not a.all_episodes:
         print("note: evaluating on every episode (no held-out split recorded for this dataset)")
+    metrics = evaluate_reward_model(model, dataset, episodes="all" if episodes is None else episodes)
     print(format_metrics(metrics))
     if a.write:
         folder = resolve_model_dir(a.model)
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{a.model} is a read-only Hub download; pass --output <folder> to write the evaluated copy.")
         set_fidelity(model, metrics)
         model.card_info.setdefault("evaluations", []).append(
-            {"dataset": str(dataset), "episodes": "all" if episodes is None else "held-out",
+            {"dataset": str(dataset), "split": "all" if episodes is None else "held-out",
              **{k: v for k, v in metrics.items() if not k.startswith("mean_")}})
         model.save_pretrained(target, overwrite=True)
         print(f"metrics and mask heatmap written to {target}")

@@ -27,7 +27,7 @@ class CausalRewardConfig:
     hidden_sizes: tuple[int, ...] = cfg((256, 256, 256), help="hidden layers of the reward predictor psi_r")
     mask_hidden_sizes: tuple[int, ...] = cfg((256, 256), help="hidden layers of the dynamic structure predictor psi_g")
     activation: str = cfg("relu", choices=list(ACTIVATIONS), help="hidden activation of both networks")
-    mask_init: float = cfg(0.05, help="initial mask value (sigmoid output) of the other agents' dims: below h, so
+    mask_init: float = cfg(0.05, help="initial mask value (sigmoid output) of the other agents' dims: below h, so "
                                       "training starts from each agent's own dims and grows the edges the data needs")
     mask_init_own: float = cfg(0.95, help="initial mask value of agent i's own observation and action dims in its "
                                           "masks: a learnable prior that breaks the symmetry between agents")

@@ -25,7 +25,8 @@ def arrow_to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     while pa.types.is_fixed_size_list(arr.type):
         shape.append(arr.type.list_size)
         arr = arr.flatten()  # honours slice offsets
-    return arr.to_numpy(zero_copy_only=False).reshape(shape)
+    out = arr.to_numpy(zero_copy_only=False).reshape(shape)
+    return out if out.flags.writeable else out.copy()  # torch wants writable memory
 
 
 def read_columns(name_or_path: str | os.PathLike, columns: Sequence[str],

@@ -96,16 +96,23 @@ def fidelity_metrics(pred: np.ndarray, team: np.ndarray, indiv: np.ndarray) -> d
     }
 
 
-def evaluate_reward_model(model: CausalRewardModel, dataset: str | os.PathLike, episodes: Sequence[int] | None = None,
-                          batch_size: int = 8192) -> dict[str, Any]:
-    """Fidelity metrics on ``episodes`` of ``dataset`` (default: the held-out episodes recorded at training).
+def evaluate_reward_model(model: CausalRewardModel, dataset: str | os.PathLike,
+                          episodes: Sequence[int] | str | None = None, batch_size: int = 8192) -> dict[str, Any]:
+    """Fidelity metrics on ``episodes`` of ``dataset``.
+
+    ``episodes``: a list of episode ids, ``"all"``, or None for the held-out episodes recorded at
+    training (all episodes if the model records none).
 
     Returns the metrics plus ``mean_masks`` ({"state": [n][D_s], "action": [n][D_a]}: how often each
     edge is on, the heatmap's data) and ``mean_soft_masks``.
     """
     info, _ = dataset_meta(dataset)
     model.check_compatible(info)
-    if episodes is None:
+    if isinstance(episodes, str):
+        if episodes != "all":
+            raise ValueError(f"episodes must be a list of episode ids, 'all' or None (held-out), got {episodes!r}.")
+        episodes = None
+    elif episodes is None:
         episodes = model.card_info.get("training", {}).get("eval_episodes")
     arrays = load_eval_arrays(dataset, episodes)
     pred, edges, soft = predict(model, arrays["observations"], arrays["actions"], batch_size)

@@ -12,6 +12,7 @@ metrics as an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -103,8 +104,9 @@ def _model_config(config: RewardTrainingConfig, info: dict[str, Any]) -> CausalR
 
 def _resume_key(config: RewardTrainingConfig, model_config: CausalRewardConfig) -> dict[str, Any]:
     """What must not change between a run and its resumption (``steps`` may grow)."""
-    return {"dataset": str(config.dataset), "seed": config.seed, "batch_size": config.batch_size, "lr": config.lr,
-            "eval_fraction": config.eval_fraction, "model": config_to_dict(model_config)}
+    key = {"dataset": str(config.dataset), "seed": config.seed, "batch_size": config.batch_size, "lr": config.lr,
+           "eval_fraction": config.eval_fraction, "model": config_to_dict(model_config)}
+    return json.loads(json.dumps(key))  # tuples -> lists, as read back from trainer_state.json
 
 
 def _latest_checkpoint(folder: Path) -> Path | None:
