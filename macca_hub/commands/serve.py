@@ -8,6 +8,10 @@ Every dataset and model under ``$MACCA_HUB_HOME`` is exported as a git repositor
 
 Runs until Ctrl-C (or ``--timeout`` seconds), then stops olah and removes its temporary files.
 Needs the optional extra: ``pip install 'macca_hub[serve]'``.
+
+Limits of olah's offline mode: only what is under the local root is served (read-only, no
+uploads); ``HfApi().dataset_info(repo)`` without a revision answers "not found" (pass
+``revision="main"`` or a tag); files stream in small chunks, about 12 MiB/s per file here.
 """
 
 from __future__ import annotations
