@@ -58,12 +58,16 @@ class AgentMLP(nn.Module):
         self.agent = nn.Parameter(torch.empty(n_agents, sizes[0]).uniform_(-bound, bound))
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [_ACTIVATIONS[activation](), nn.Linear(a, b)]
+            act = nn.ReLU(inplace=True) if activation == "relu" else _ACTIVATIONS[activation]()
+            layers += [act, nn.Linear(a, b)]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.inp(x)
-        h = (h.unsqueeze(1) if h.dim() == 2 else h) + self.agent
+        if h.dim() == 2:
+            h = h.unsqueeze(1) + self.agent  # broadcast the shared row to every agent
+        else:
+            h += self.agent  # in place: a Linear output is not needed by its backward
         return self.body(h)
 
     @property
@@ -172,14 +176,20 @@ class CausalRewardModel(nn.Module, HubMixin):
         )
 
     # -- forward -------------------------------------------------------------------------------
-    def masks(self, x: torch.Tensor) -> torch.Tensor:
-        """Soft masks over the (normalised) joint input, [B, n, D] (dynamic) or [1, n, D]."""
+    def mask_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Mask logits over the (normalised) joint input, [B, n, D] (dynamic) or [1, n, D]; +inf for 'full'."""
         c = self.config
         if self.mask_net is not None:
-            return torch.sigmoid(self.mask_net(x) + self.mask_bias)
+            z = self.mask_net(x)
+            z += self.mask_bias
+            return z
         if self.mask_bias is not None:
-            return torch.sigmoid(self.mask_bias).unsqueeze(0)
-        return x.new_ones(1, c.n_agents, c.state_dim + c.action_dim)
+            return self.mask_bias.unsqueeze(0)
+        return x.new_full((1, c.n_agents, c.state_dim + c.action_dim), float("inf"))
+
+    def masks(self, x: torch.Tensor) -> torch.Tensor:
+        """Soft masks (sigmoid of the logits), [B, n, D] (dynamic) or [1, n, D]."""
+        return torch.sigmoid(self.mask_logits(x))
 
     def normalized_inputs(self, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Joint (state, action) [B, D_s + D_a], standardised with the dataset statistics."""
@@ -204,13 +214,17 @@ class CausalRewardModel(nn.Module, HubMixin):
         """
         c = self.config
         x = self.normalized_inputs(state, actions)
-        m = self.masks(x)
         if hard is None:
             hard = c.binarize and (c.straight_through or not self.training)
-        if hard:
-            b = (m > c.threshold).to(x.dtype)
-            # Straight-through: the value is the binary mask, the gradient is the sigmoid's.
-            m = b + (m - m.detach()) if (c.straight_through and m.requires_grad) else b
+        z = self.mask_logits(x)
+        if hard and not z.requires_grad:  # inference: sigmoid(z) > h  <=>  z > logit(h), skip the sigmoid
+            m = (z > math.log(c.threshold / (1.0 - c.threshold))).to(x.dtype) if c.threshold > 0 else (z > -math.inf).to(x.dtype)
+        else:
+            m = torch.sigmoid(z)
+            if hard:
+                b = (m > c.threshold).to(x.dtype)
+                # Straight-through: the value is the binary mask, the gradient is the sigmoid's.
+                m = b + (m - m.detach()) if c.straight_through else b
         rewards = self.rewards_from_masks(x, m)
         return CausalRewardOutput(rewards, m[..., : c.state_dim], m[..., c.state_dim:])
 
@@ -245,8 +259,8 @@ class CausalRewardModel(nn.Module, HubMixin):
     def relabel(self, batch: Mapping[str, Any], rank: int | None = None) -> dict[str, np.ndarray]:
         """``ds.map(model.relabel, batched=True)``: adds ``macca_rewards`` [n_agents] float32.
 
-        Reads the ``observations`` and ``actions`` columns (lists, numpy or torch; use
-        ``ds.with_format("numpy")`` for speed). With ``with_rank=True`` on a machine with GPUs, rank
+        Reads the ``observations`` and ``actions`` columns (Python lists, numpy, torch or Arrow;
+        ``ds.with_format("arrow")`` is the fastest, as no row is turned into Python objects). With ``with_rank=True`` on a machine with GPUs, rank
         r runs on ``cuda:(r % device_count)`` (each ``num_proc`` worker holds its own copy).
         """
         device = self.state_mean.device
@@ -288,6 +302,12 @@ class CausalRewardModel(nn.Module, HubMixin):
 
 
 def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
+    import pyarrow as pa
+
+    if isinstance(x, (pa.Array, pa.ChunkedArray)):  # ds.with_format("arrow"): zero-copy, the fastest path
+        from macca_hub.reward.data import arrow_to_numpy
+
+        x = arrow_to_numpy(x)
     if isinstance(x, torch.Tensor):
         return x.to(device=device, dtype=torch.float32)
     if isinstance(x, np.ndarray) and x.dtype == object:  # numpy of per-row arrays
