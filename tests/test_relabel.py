@@ -43,6 +43,8 @@ def test_map_equals_direct_forward(tiny_cn: Path, cn_model: CausalRewardModel) -
     fast = ds.with_format("numpy").map(cn_model.relabel, batched=True, batch_size=256)
     got = np.stack(fast.with_format("numpy")["macca_rewards"]).astype(np.float32)
     np.testing.assert_allclose(got, direct, rtol=1e-5, atol=1e-5)
+    arrow = ds.with_format("arrow").map(cn_model.relabel, batched=True, batch_size=256)  # the fast path
+    np.testing.assert_array_equal(np.stack(arrow.with_format("numpy")["macca_rewards"]).astype(np.float32), got)
     plain = ds.select(range(100)).map(cn_model.relabel, batched=True, batch_size=64)  # python-list batches
     np.testing.assert_allclose(np.asarray(plain["macca_rewards"], np.float32), direct[:100], rtol=1e-5, atol=1e-5)
     assert fast.column_names[-1] == "macca_rewards" and "team_reward" in fast.column_names
