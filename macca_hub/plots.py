@@ -36,7 +36,7 @@ def mask_heatmap(state_mask: np.ndarray, action_mask: np.ndarray, path: str | os
                              gridspec_kw={"width_ratios": [state_mask.shape[1], max(action_mask.shape[1], 4)]})
     for ax, m, name, block in ((axes[0], state_mask, "state -> reward", obs_dim), (axes[1], action_mask, "action -> reward", act_dim)):
         im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_yticks(range(n), [f"r^{i}" for i in range(n)])
+        ax.set_yticks(range(n), [f"$r^{{{i}}}$" for i in range(n)])
         ax.set_xlabel(f"{name} (joint dim)")
         if block:
             for b in range(block, m.shape[1], block):
