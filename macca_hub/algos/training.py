@@ -56,6 +56,8 @@ class TrainPolicyConfig:
                                      '"lambda_action": 0.007, "threshold": 0.1, "graph": "fixed"}\'')
     algo_args: dict = cfg({}, help='JSON overrides of the algorithm config, e.g. \'{"alpha": 5.0, "tau": 0.9}\' '
                                    "(unset alpha / tau: the published value for the dataset)")
+    reward_scale: float | None = cfg(None, help="multiply every reward by this before learning (unset: 1 / std of the "
+                                                "dataset's team reward, one constant per dataset for every reward source)")
     num_updates: int = cfg(20_000, help="rounds (a round = one gradient step of every agent's critics and actor)")
     batch_size: int = cfg(1024, help="transitions per round (split over processes)")
     eval_every: int = cfg(1000, help="evaluate in the live task every N rounds (and at the end)")
@@ -85,7 +87,8 @@ def default_output(config: TrainPolicyConfig) -> Path:
 class TrainingData:
     """Whole columns as agent-major tensors on the training device; ``batch(idx)`` is two gathers per field."""
 
-    def __init__(self, cols: dict[str, np.ndarray], rewards: np.ndarray | None, device: torch.device) -> None:
+    def __init__(self, cols: dict[str, np.ndarray], rewards: np.ndarray | None, device: torch.device,
+                 reward_scale: float = 1.0) -> None:
         def t(x: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(x)).to(device)
 
@@ -94,14 +97,15 @@ class TrainingData:
         self.obs = t(cols["observations"].transpose(1, 0, 2))  # [n, N, obs]
         self.next_obs = t(cols["next_observations"].transpose(1, 0, 2))
         self.actions = t(cols["actions"].transpose(1, 0, 2))
-        self.team_reward = t(cols["team_reward"].astype(np.float32))
+        self.reward_scale = float(reward_scale)
+        self.team_reward = t(cols["team_reward"].astype(np.float32))  # raw: the causal model's training target
         self.not_done = t((~done).astype(np.float32))
         # The behaviour's next action (MA-ICQ): the next row when it continues the same episode.
         has_next = np.zeros(self.size, bool)
         has_next[:-1] = (ep[1:] == ep[:-1]) & (cols["step"][1:] == cols["step"][:-1] + 1) & ~done[:-1]
         self.has_next = t(has_next)
         self.next_actions = torch.roll(self.actions, -1, dims=1)
-        self.rewards = None if rewards is None else t(rewards.T.astype(np.float32))  # [n, N]
+        self.rewards = None if rewards is None else t(rewards.T.astype(np.float32) * self.reward_scale)  # [n, N]
         self.n_agents = self.obs.shape[0]
 
     def sample(self, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -110,7 +114,9 @@ class TrainingData:
     def batch(self, idx: torch.Tensor, rewards: torch.Tensor | None = None, next_actions: bool = False) -> Batch:
         if rewards is None:
             rewards = (self.rewards.index_select(1, idx) if self.rewards is not None
-                       else self.team_reward[idx].expand(self.n_agents, -1))
+                       else (self.team_reward[idx] * self.reward_scale).expand(self.n_agents, -1))
+        else:
+            rewards = rewards * self.reward_scale
         return Batch(
             observations=self.obs.index_select(1, idx), actions=self.actions.index_select(1, idx), rewards=rewards,
             next_observations=self.next_obs.index_select(1, idx), not_done=self.not_done[idx],
@@ -226,7 +232,8 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _resume_key(config: TrainPolicyConfig) -> dict[str, Any]:
-    keep = ("dataset", "algo", "reward", "paradigm", "reward_model", "reward_args", "algo_args", "batch_size", "seed",
+    keep = ("dataset", "algo", "reward", "paradigm", "reward_model", "reward_args", "algo_args", "reward_scale",
+            "batch_size", "seed",
             "max_transitions", "eval_every", "eval_episodes", "eval_seed")
     return {k: getattr(config, k) for k in keep}
 
@@ -293,7 +300,10 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
         rewards = load_ground_truth(config.dataset, cols)
     elif config.reward == "macca" and config.paradigm == "pretrained":
         rewards, reward_record = pretrained_rewards(config, info, cols, run_dir)
-    data = TrainingData(cols, rewards, dev)
+    scale = config.reward_scale
+    if scale is None:
+        scale = 1.0 / max(float(np.std(cols["team_reward"])), 1e-6)
+    data = TrainingData(cols, rewards, dev, scale)
     del cols
 
     set_seed(config.seed)  # identical initialisation on every process
@@ -386,7 +396,7 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
         "normalized": refs[0] is not None and refs[1] is not None, "s_random": refs[0], "s_expert": refs[1],
         "eval_episodes": config.eval_episodes, "num_updates": config.num_updates, "wall_time": wall,
         "rounds_per_s": (config.num_updates - start) / max(time.perf_counter() - t0, 1e-9),
-        "reward_model": reward_record, "command": command_line(config), "device": str(dev), "processes": world,
+        "reward_scale": scale, "reward_model": reward_record, "command": command_line(config), "device": str(dev), "processes": world,
         "finished": True,
     }
     if main:

@@ -1,0 +1,154 @@
+"""Offline MARL backbones: every algorithm passes the same checks (d3rlpy style), plus algorithm-specific ones."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from macca_hub.algos import ALGORITHMS, Batch, make_algorithm
+from macca_hub.algos.networks import StackedMLP, TwinCritics, clip_grad_norm_per_member_
+from macca_hub.algos.policy import MultiAgentPolicy, PolicyConfig
+
+N_AGENTS, OBS, ACT = 3, 18, 2
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The CPU is shared: one torch thread keeps these small updates fast and steady."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def toy_batch(B: int = 64, seed: int = 0, action: float | None = None) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(N_AGENTS, B, OBS, generator=g)
+    if action is None:
+        act = torch.rand(N_AGENTS, B, ACT, generator=g) * 2 - 1
+    else:
+        act = (action + 0.05 * torch.randn(N_AGENTS, B, ACT, generator=g)).clamp(-1, 1)
+    return Batch(observations=obs, actions=act, rewards=torch.randn(N_AGENTS, B, generator=g),
+                 next_observations=torch.randn(N_AGENTS, B, OBS, generator=g), not_done=torch.ones(B),
+                 next_actions=act.roll(1, dims=1), has_next=torch.arange(B) % 25 != 24)
+
+
+def check_algorithm(name: str, tmp_path: Path) -> None:
+    """What every backbone must satisfy: finite losses, every network moves, a Hub round trip of its actor."""
+    torch.manual_seed(0)
+    algo = make_algorithm(name, N_AGENTS, OBS, ACT, task="cn", quality="expert")
+    before = {k: v.clone() for k, v in algo.state_dict().items()}
+    logs = algo.update(toy_batch())
+    assert {"critic_loss", "actor_loss"} <= set(logs)
+    for k, v in logs.items():
+        assert torch.isfinite(v).all(), f"{name}: {k} = {v}"
+    after = algo.state_dict()
+    for prefix in ("actor.", "critic.", "target_actor.", "target_critic."):
+        keys = [k for k in before if k.startswith(prefix)]
+        assert keys and all(not torch.equal(before[k], after[k]) for k in keys), f"{name}: {prefix} did not change"
+    # Each agent's slice moves: the agents are all trained by the one batched update.
+    w = "actor.layers.0.weight"
+    assert all(not torch.equal(before[w][i], after[w][i]) for i in range(N_AGENTS))
+    # Hub round trip of the trained actors: identical actions.
+    policy = MultiAgentPolicy.from_actor(algo.actor, PolicyConfig(algorithm=name, dataset="toy"))
+    folder = policy.save_pretrained(tmp_path / name)
+    loaded = MultiAgentPolicy.from_pretrained(folder)
+    obs = np.random.default_rng(0).normal(size=(N_AGENTS, OBS)).astype(np.float32)
+    np.testing.assert_array_equal(policy.act(obs), loaded.act(obs))
+    assert policy.act(obs).shape == (N_AGENTS, ACT) and np.abs(policy.act(obs)).max() <= 1.0
+    assert (folder / "README.md").is_file() and name in (folder / "README.md").read_text().lower()
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_algorithm_contract(name: str, tmp_path: Path) -> None:
+    check_algorithm(name, tmp_path)
+
+
+def test_stacked_mlp_equals_per_agent_loop() -> None:
+    """Slice i of the stacked network is exactly an independent MLP of agent i."""
+    torch.manual_seed(0)
+    net = StackedMLP(3, 5, 2, hidden=8)
+    x = torch.randn(3, 7, 5)
+    out = net(x)
+    for i in range(3):
+        h = x[i]
+        for k, layer in enumerate(net.layers):
+            h = h @ layer.weight[i] + layer.bias[i]
+            h = torch.relu(h) if k < len(net.layers) - 1 else h
+        torch.testing.assert_close(out[i], h)
+
+
+def test_twin_critics_split_first_layer_is_exact() -> None:
+    """K candidate actions per observation give the same Q as evaluating each (o, a_k) pair separately."""
+    torch.manual_seed(0)
+    critic = TwinCritics(3, OBS, ACT, hidden=16)
+    obs, acts = torch.randn(3, 5, OBS), torch.rand(3, 5, 4, ACT) * 2 - 1
+    many = critic(obs, acts)  # [2, 3, 5, 4]
+    for k in range(4):
+        torch.testing.assert_close(many[..., k], critic(obs, acts[:, :, k]))
+    torch.testing.assert_close(critic(obs, acts, members=1)[0], many[0])
+
+
+def test_per_agent_gradient_clipping() -> None:
+    """Each agent's gradient is clipped on its own norm, as a per-agent loop would."""
+    p = torch.nn.Parameter(torch.zeros(6, 2))  # 2 critics x 3 agents
+    p.grad = torch.tensor([[3.0, 4.0], [0.1, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    norms = clip_grad_norm_per_member_([p], 3, 1.0)
+    torch.testing.assert_close(norms, torch.tensor([5.0, 0.1, 0.0]))
+    torch.testing.assert_close(p.grad[0], torch.tensor([0.6, 0.8]), atol=1e-5, rtol=0)  # clipped to norm 1
+    torch.testing.assert_close(p.grad[1], torch.tensor([0.1, 0.0]))  # untouched
+
+
+@pytest.mark.parametrize("name", ["icql", "omar"])
+def test_cql_penalty_lowers_out_of_distribution_q(name: str) -> None:
+    """On data whose actions sit near (0.5, 0.5), CQL pushes Q down far from them; without it, it does not."""
+    gaps = {}
+    for alpha in (0.0, 5.0):
+        torch.manual_seed(0)
+        extra = {"tau": 1.0, "omar_iters": 1} if name == "omar" else {}
+        algo = make_algorithm(name, N_AGENTS, OBS, ACT, alpha=alpha, hidden=32, **extra)
+        for step in range(60):
+            algo.update(toy_batch(B=64, seed=step, action=0.5))
+        test = toy_batch(B=256, seed=999, action=0.5)
+        with torch.no_grad():
+            q_data = algo.critic(test.observations, test.actions).mean()
+            q_ood = algo.critic(test.observations, torch.full_like(test.actions, -0.9)).mean()
+        gaps[alpha] = float(q_ood - q_data)
+    assert gaps[5.0] < -1.0, gaps
+    assert gaps[5.0] < gaps[0.0] - 1.0, gaps
+
+
+def test_omar_search_finds_the_critic_maximum() -> None:
+    """The zeroth-order search beats the mean of random actions under the critic it searches."""
+    torch.manual_seed(0)
+    algo = make_algorithm("omar", N_AGENTS, OBS, ACT, alpha=1.0, tau=1.0)
+    obs = torch.randn(N_AGENTS, 256, OBS)
+    best_a, best_q = algo.search(obs)
+    assert best_a.shape == (N_AGENTS, 256, ACT) and best_a.abs().max() <= 1.0
+    rand_q = algo.critic(obs, torch.rand(N_AGENTS, 256, 16, ACT) * 2 - 1, members=1)[0]
+    assert (best_q >= rand_q.mean(-1)).float().mean() > 0.9
+    torch.testing.assert_close(best_q, algo.critic(obs, best_a, members=1)[0].detach())
+
+
+def test_published_settings_and_overrides() -> None:
+    from macca_hub.algos import make_config
+
+    assert make_config("omar", "cn", "expert").alpha == 5.0
+    assert make_config("omar", "pp", "medium").tau == 0.7
+    assert make_config("omar", "cn", "expert", alpha=1.5).alpha == 1.5
+    assert make_config("icql").alpha is None  # resolved later from the dataset
+    with pytest.raises(ValueError, match="no setting"):
+        make_config("icql", bogus=1)
+    with pytest.raises(ValueError, match="Unknown algorithm"):
+        make_algorithm("qmix", 3, 18, 2)
+
+
+def test_maicq_weights_are_batch_normalised() -> None:
+    algo = make_algorithm("maicq", N_AGENTS, OBS, ACT)
+    w = algo.batch_weights(torch.randn(N_AGENTS, 100) * 50, beta=10.0)
+    torch.testing.assert_close(w.mean(-1), torch.ones(N_AGENTS), atol=1e-4, rtol=0)
+    assert math.isclose(float(w.max()), float(w.max().clamp(max=100.0)))
