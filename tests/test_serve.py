@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -204,3 +205,28 @@ def test_serve_command_prints_endpoint_and_stops_on_ctrl_c(tiny_cn: Path, hub_ro
     port = int(endpoint.rsplit(":", 1)[1])
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0, "olah still listening after Ctrl-C"
+
+
+def test_export_is_incremental_and_mirrors_the_folder(tmp_path: Path) -> None:
+    from macca_hub.mirror import _git, export_local_root
+
+    root, mirrors = tmp_path / "root", tmp_path / "mirrors"
+    folder = root / "datasets" / "org" / "ds"
+    (folder / "meta").mkdir(parents=True)
+    (folder / "meta" / "info.json").write_text(json.dumps({"builder_version": "2.1.0"}))
+    (folder / "a.txt").write_text("one")
+    (folder / ".hidden").write_text("never exported")
+    (root / "datasets" / "org" / ".ds.tmp-1234").mkdir()  # an unfinished atomic write
+    (first,) = export_local_root(root, mirrors)
+    assert (first.repo_id, first.tag, first.git_dir) == ("org/ds", "v2.1.0", mirrors / "datasets" / "org" / "ds")
+    (again,) = export_local_root(root, mirrors)
+    assert again.commit == first.commit  # unchanged folder: no new commit
+    (folder / "a.txt").unlink()
+    (folder / "b.txt").write_text("two")
+    (changed,) = export_local_root(root, mirrors)
+    assert changed.commit != first.commit
+    assert _git(changed.git_dir, "rev-parse", f"{changed.commit}^") == first.commit
+    assert _git(changed.git_dir, "ls-tree", "-r", "--name-only", "v2.1.0").split() == ["b.txt", "meta/info.json"]
+    assert _git(changed.git_dir, "show", "main:b.txt") == "two"
+    shutil.rmtree(folder)
+    assert export_local_root(root, mirrors) == [] and not changed.git_dir.exists()  # pruned with its folder
