@@ -102,15 +102,25 @@ class LoopICQL:
                         pt.mul_(1 - self.polyak).add_(self.polyak * ps)
 
 
-def loop_round(algo: LoopICQL, data: dict[str, np.ndarray], batch: int, causal_step=None) -> None:
-    """One round as the reference does it: each agent samples its own batch without replacement."""
+def loop_round(algo: LoopICQL, data: dict[str, np.ndarray], batch: int, causal=None) -> None:
+    """One round as the reference does it: each agent samples its own batch without replacement.
+
+    With ``causal = (model, optimizer)`` the causal reward model takes one step on the first agent's
+    batch and relabels every agent's batch (MACCA's alternate paradigm).
+    """
     size = len(data["team_reward"])
     for i in range(len(algo.agents)):
         idx = np.random.choice(size, batch, replace=False)
         obs, act = torch.from_numpy(data["observations"][idx]), torch.from_numpy(data["actions"][idx])
         rew = torch.from_numpy(data["team_reward"][idx])
         nobs = torch.from_numpy(data["next_observations"][idx])
-        if causal_step is not None:
-            rew = causal_step(torch.from_numpy(data["state"][idx]), obs, act, rew)[:, i]
+        if causal is not None:
+            model, opt = causal
+            if i == 0:
+                loss, _ = model.loss(obs, act, rew)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            rew = model.rewards(obs, act)[:, i]
         algo.update_agent(i, obs, act, rew, nobs, torch.ones(batch))
     algo.soft_update()

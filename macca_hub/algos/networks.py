@@ -90,12 +90,13 @@ class TwinCritics(nn.Module):
         obs_m = obs.repeat(members, 1, 1)  # [m, B, obs]
         acts_m = acts.repeat(members, 1, 1, 1).reshape(m, B * K, -1)
         h_obs = torch.baddbmm(b0, obs_m, w_obs)  # [m, B, H], once per observation
-        h = torch.bmm(acts_m, w_act).reshape(m, B, K, -1) + h_obs.unsqueeze(2)
-        h = torch.relu(h).reshape(m, B * K, -1)
+        # In-place add / ReLU: no extra [m, B*K, H] buffers (autograd needs neither overwritten value).
+        h = torch.bmm(acts_m, w_act).reshape(m, B, K, -1)
+        h = h.add_(h_obs.unsqueeze(2)).relu_().reshape(m, B * K, -1)
         for k, (w, b) in enumerate(params[1:]):
             h = torch.baddbmm(b, h, w)
             if k < len(params) - 2:
-                h = torch.relu(h)
+                h = h.relu_()
         q = h.reshape(members, n, B, K)
         return q if many else q.squeeze(-1)
 

@@ -1,0 +1,144 @@
+"""Rounds per second of each offline MARL backbone on cn, next to a per-agent-loop implementation timed in the same run.
+
+A round = one gradient step of every agent's critics and actor, sampling from the dataset included
+(3 agents, batch 1024, 64-unit networks). ``+macca`` adds MACCA's causal step (alternate paradigm: one
+step of the causal reward model on the batch, then relabelling it). The loop baseline has the structure
+of the public reference code (one small network per agent and critic, a Python loop over agents,
+``np.random.choice(N, batch, replace=False)`` per agent); ``benchmarks/loop_baseline.py``.
+
+Reference figures (public code on a 2-core machine, 2 torch threads): OMAR 7.4 rounds/s, plain CQL
+9.5 rounds/s, MACCA causal_omar 6.1 rounds/s; the target is >= 5x each.
+
+    python benchmarks/update_speed.py                       # 2 threads, synthetic 1M-row cn-shaped data
+    python benchmarks/update_speed.py --dataset macca/mpe-cn-expert --rounds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.loop_baseline import LoopICQL, loop_round  # noqa: E402
+from macca_hub.algos import make_algorithm  # noqa: E402
+from macca_hub.algos.training import TrainingData  # noqa: E402
+
+REFERENCE = {"icql": 9.5, "omar": 7.4, "omar+macca": 6.1}
+
+
+def load(dataset: str | None, size: int) -> dict[str, np.ndarray]:
+    if dataset:
+        from macca_hub.data.loading import load_columns
+
+        return load_columns(dataset, ["episode_index", "step", "observations", "actions", "team_reward",
+                                      "next_observations", "terminated"])
+    rng = np.random.default_rng(0)
+    n, o = 3, 18
+    return {"episode_index": np.arange(size) // 25, "step": (np.arange(size) % 25).astype(np.int32),
+            "observations": rng.normal(size=(size, n, o)).astype(np.float32),
+            "actions": rng.uniform(-1, 1, (size, n, 2)).astype(np.float32),
+            "team_reward": rng.normal(size=size).astype(np.float32),
+            "next_observations": rng.normal(size=(size, n, o)).astype(np.float32),
+            "terminated": np.zeros(size, bool)}
+
+
+def causal_model(stats_from: dict[str, np.ndarray]):
+    from macca_hub.reward.configuration_causal_reward import CausalRewardConfig
+    from macca_hub.reward.modeling_causal_reward import CausalRewardModel
+
+    model = CausalRewardModel(CausalRewardConfig(n_agents=3, obs_dim=18, act_dim=2))
+    obs, act, r = stats_from["observations"][:50_000], stats_from["actions"][:50_000], stats_from["team_reward"][:50_000]
+    model.set_normalization({"observations": {"mean": obs.mean(0).ravel(), "std": obs.std(0).ravel()},
+                             "actions": {"mean": act.mean(0).ravel(), "std": act.std(0).ravel()},
+                             "team_reward": {"mean": float(r.mean()), "std": float(r.std())}})
+    return model.train(), torch.optim.Adam(model.parameters(), lr=3e-4)
+
+
+def batched_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool):
+    algo = make_algorithm(name, 3, 18, 2, task="cn", quality="expert")
+    data = TrainingData(cols, None, torch.device("cpu"))
+    causal = causal_model(cols) if macca else None
+    needs_next = getattr(algo, "needs_next_actions", False)
+
+    def round_() -> None:
+        idx = data.sample(batch, torch.device("cpu"))
+        rewards = None
+        if causal is not None:
+            model, opt = causal
+            obs, act = data.obs.index_select(1, idx).transpose(0, 1), data.actions.index_select(1, idx).transpose(0, 1)
+            loss, _ = model.loss(obs, act, data.team_reward[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            rewards = model.rewards(obs, act).transpose(0, 1).contiguous()
+        algo.update(data.batch(idx, rewards, next_actions=needs_next))
+
+    return round_
+
+
+def loop_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool):
+    algo = LoopICQL(3, 18, 2, omar=name == "omar")
+    causal = causal_model(cols) if macca else None
+    return lambda: loop_round(algo, cols, batch, causal)
+
+
+def rounds_per_s(fn, rounds: int) -> float:
+    t = time.perf_counter()
+    for _ in range(rounds):
+        fn()
+    return rounds / (time.perf_counter() - t)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, as the reference figures)")
+    p.add_argument("--rounds", type=int, default=10, help="rounds per timing (default 10)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved timings per implementation; medians reported")
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--size", type=int, default=1_000_000, help="rows of the synthetic cn-shaped dataset")
+    p.add_argument("--dataset", default=None, help="time on a real dataset instead (folder or repo id)")
+    p.add_argument("--algos", nargs="+", default=["icql", "omar", "omar+macca", "maicq"])
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    cols = load(args.dataset, args.size)
+    print(f"cn: {len(cols['team_reward'])} rows, 3 agents, batch {args.batch_size}, 64 hidden units, "
+          f"{args.threads} torch thread(s), {args.rounds} rounds x {args.repeats} interleaved repeats")
+    rows = []
+    for spec in args.algos:
+        name, macca = spec.split("+")[0], spec.endswith("+macca")
+        ours = batched_runner(name, cols, args.batch_size, macca)
+        loop = loop_runner(name, cols, args.batch_size, macca) if name in ("icql", "omar") else None
+        ours(), loop() if loop else None  # warm-up
+        t_ours, t_loop = [], []
+        for _ in range(args.repeats):
+            if loop:
+                t_loop.append(rounds_per_s(loop, args.rounds))
+            t_ours.append(rounds_per_s(ours, args.rounds))
+        o = statistics.median(t_ours)
+        lp = statistics.median(t_loop) if t_loop else None
+        ref = REFERENCE.get(spec)
+        rows.append((spec, o, lp, ref))
+        print(f"  {spec:<11} batched {o:7.2f} rounds/s | per-agent loop {lp if lp else float('nan'):7.2f} rounds/s | "
+              f"ratio {o / lp if lp else float('nan'):5.2f}x", flush=True)
+    print()
+    print("| algorithm | batched (rounds/s) | per-agent loop, same run (rounds/s) | ratio | reference figure | "
+          "batched / reference | target (5x reference) |")
+    print("|---|---|---|---|---|---|---|")
+    for spec, o, lp, ref in rows:
+        ratio = f"{o / lp:.2f}x" if lp else "n/a"
+        vs = f"{o / ref:.2f}x" if ref else "n/a"
+        print(f"| {spec} | {o:.2f} | {f'{lp:.2f}' if lp else 'n/a'} | {ratio} | {ref if ref else 'n/a'} | {vs} | "
+              f"{5 * ref if ref else 'n/a'} |")
+
+
+if __name__ == "__main__":
+    main()
