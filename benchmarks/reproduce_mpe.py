@@ -1,0 +1,202 @@
+"""Reproduce the paper's MPE tables: {I-CQL, OMAR, MA-ICQ} x {team, MACCA} rewards, K seeds, markdown + curves.
+
+Every run is ``macca_hub.algos.training.train_policy`` with ``resume=True``: finished runs are skipped, an
+interrupted run continues from its checkpoint, so the full table (sized for a day of CPU) can be stopped and
+restarted at will. MACCA runs use the ``pretrained`` paradigm by default (one causal reward model per dataset,
+trained once and shared by every seed and backbone; ``--paradigm alternate`` trains it jointly per run, as
+in the paper's Algorithm 1).
+
+    python benchmarks/reproduce_mpe.py --quick                                  # minutes: cn, 1 seed, short runs
+    python benchmarks/reproduce_mpe.py --tasks cn --qualities expert medium --methods omar macca-omar icql macca-icql --seeds 3
+    python benchmarks/reproduce_mpe.py --ablation lambda1 --values 0.001 0.005 0.01     # MACCA-OMAR, lambda1 sweep
+    python benchmarks/reproduce_mpe.py --ablation graph --values dynamic fixed full
+    python benchmarks/reproduce_mpe.py --ablation oracle                                # team vs MACCA vs ground truth
+
+Ablations: lambda1 (``lambda_state``), lambda2 (``lambda_action``), h (``threshold``), graph (dynamic / fixed /
+full), paradigm (alternate / pretrained), oracle (team / macca / ground-truth rewards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from macca_hub.algos.training import TrainPolicyConfig, train_policy  # noqa: E402
+
+ABLATIONS = {"lambda1": "lambda_state", "lambda2": "lambda_action", "h": "threshold", "graph": "graph",
+             "paradigm": None, "oracle": None}
+LABELS = {"icql": "I-CQL", "omar": "OMAR", "maicq": "MA-ICQ"}
+
+
+def parse_method(method: str) -> tuple[str, str]:
+    """``omar`` -> (omar, team); ``macca-omar`` -> (omar, macca); ``gt-omar`` -> (omar, ground-truth)."""
+    for prefix, reward in (("macca-", "macca"), ("gt-", "ground-truth")):
+        if method.startswith(prefix):
+            return method[len(prefix):], reward
+    return method, "team"
+
+
+def method_label(method: str) -> str:
+    algo, reward = parse_method(method)
+    base = LABELS.get(algo, algo)
+    return {"team": base, "macca": f"MACCA-{base}", "ground-truth": f"{base} (ground truth)"}[reward]
+
+
+def reward_model_for(dataset: str, reward_args: dict[str, Any], args: argparse.Namespace, root: Path) -> str:
+    """One causal reward model per (dataset, settings), trained once and reused (resumable by existence)."""
+    from macca_hub.reward.training import RewardTrainingConfig, train_reward_model
+
+    key = hashlib.sha256(json.dumps([dataset, reward_args, args.reward_steps], sort_keys=True).encode()).hexdigest()[:10]
+    out = root / "reward_models" / f"{Path(dataset).name}-{key}"
+    if not (out / "model.safetensors").is_file():
+        train_reward_model(RewardTrainingConfig(dataset=dataset, output=str(out), steps=args.reward_steps, seed=0,
+                                                overwrite=True, progress=args.progress, num_threads=args.threads,
+                                                checkpoint_every=0, **reward_args))
+    return str(out)
+
+
+def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Namespace,
+            reward_args: dict[str, Any] | None = None, paradigm: str | None = None) -> dict[str, Any]:
+    algo, reward = parse_method(method)
+    paradigm = paradigm or args.paradigm
+    reward_args = reward_args or {}
+    reward_model = None
+    if reward == "macca" and paradigm == "pretrained":
+        reward_model = reward_model_for(dataset, reward_args, args, out.parents[2])
+    cfg = TrainPolicyConfig(dataset=dataset, algo=algo, reward=reward, paradigm=paradigm, seed=seed,
+                            reward_model=reward_model, reward_args={} if reward_model else reward_args,
+                            num_updates=args.num_updates, batch_size=args.batch_size, eval_every=args.eval_every,
+                            eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+                            output=str(out), resume=True, num_threads=args.threads, progress=args.progress,
+                            save_policy=True, max_transitions=args.max_transitions)
+    t = time.perf_counter()
+    res = train_policy(cfg)
+    score = res["final_score"]
+    print(f"  {out.relative_to(out.parents[2])}: final return {res['final_return']:.2f}"
+          f"{f', score {score:.1f}' if score is not None else ''} ({time.perf_counter() - t:.0f} s)", flush=True)
+    return res
+
+
+def cell(results: list[dict[str, Any]]) -> str:
+    if not results:
+        return "-"
+    key = "final_score" if all(r["final_score"] is not None for r in results) else "final_return"
+    v = np.array([r[key] for r in results], dtype=float)
+    return f"{v.mean():.1f} ± {v.std():.1f}" + ("" if key == "final_score" else " (return)")
+
+
+def write_table(title: str, rows: dict[str, dict[str, list[dict]]], columns: list[str], out: Path) -> str:
+    lines = [f"### {title}", "", "| dataset | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for row, by_col in rows.items():
+        lines.append(f"| {row} | " + " | ".join(cell(by_col.get(c, [])) for c in columns) + " |")
+    normalized = all(r["final_score"] is not None for by in rows.values() for rs in by.values() for r in rs)
+    seeds = max((len(rs) for by in rows.values() for rs in by.values()), default=0)
+    lines += ["", f"Mean ± std over {seeds} seed(s) of the final "
+              + ("normalized score (100 = S_expert, 0 = S_random)." if normalized else
+                 "episode return (raw: S_random / S_expert are not recorded for these datasets).")]
+    text = "\n".join(lines)
+    (out / "table.md").write_text(text + "\n")
+    return text
+
+
+def plot(rows: dict[str, dict[str, list[dict]]], out: Path) -> None:
+    from macca_hub.plots import learning_curves
+
+    for row, by_col in rows.items():
+        normalized = all(r["final_score"] is not None for rs in by_col.values() for r in rs)
+        learning_curves({c: [r["curve"] for r in rs] for c, rs in by_col.items()},
+                        out / f"curves-{row}.png", title=row, normalized=normalized)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="+", default=["cn"])
+    p.add_argument("--qualities", nargs="+", default=["expert", "medium"])
+    p.add_argument("--datasets", nargs="+", default=None, help="explicit dataset folders / repo ids (instead of tasks x qualities)")
+    p.add_argument("--methods", nargs="+", default=["icql", "macca-icql", "omar", "macca-omar", "maicq", "macca-maicq"],
+                   help="backbones (team reward), macca-<algo>, gt-<algo> (ground-truth oracle)")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--num-updates", type=int, default=20_000)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--checkpoint-every", type=int, default=2000)
+    p.add_argument("--max-transitions", type=int, default=None)
+    p.add_argument("--paradigm", default="pretrained", choices=["alternate", "pretrained"])
+    p.add_argument("--reward-steps", type=int, default=5000, help="steps of each pretrained causal reward model")
+    p.add_argument("--ablation", default=None, choices=sorted(ABLATIONS))
+    p.add_argument("--values", nargs="+", default=None, help="values of the ablated setting")
+    p.add_argument("--ablation-algo", default="omar", help="backbone of the ablation runs (default omar)")
+    p.add_argument("--out", default=None, help="results folder (default: $MACCA_HUB_HOME/runs/reproduce)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--quick", action="store_true", help="minutes: 1 seed, 300 updates of batch 256, 5 episodes")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False)
+    args = p.parse_args()
+    if args.quick:
+        args.seeds, args.num_updates, args.batch_size, args.eval_every = 1, 300, 256, 100
+        args.eval_episodes, args.reward_steps, args.checkpoint_every = 5, 300, 0
+    from macca_hub.data.format import dataset_repo_id
+    from macca_hub.hub import hub_home
+
+    root = Path(args.out) if args.out else hub_home() / "runs" / "reproduce"
+    datasets = args.datasets or [dataset_repo_id(t, q) for t in args.tasks for q in args.qualities]
+    rows: dict[str, dict[str, list[dict]]] = {}
+    if args.ablation is None:
+        columns = [method_label(m) for m in args.methods]
+        for ds in datasets:
+            name = Path(ds).name
+            rows[name] = {}
+            for m in args.methods:
+                for s in range(args.seeds):
+                    res = run_one(ds, m, s, root / "main" / name / m / f"seed{s}", args)
+                    rows[name].setdefault(method_label(m), []).append(res)
+        folder = root / "main"
+        title = "Final normalized score, " + ", ".join(rows)
+    else:
+        ab = args.ablation
+        if ab == "oracle":
+            values = ["team", "macca", "ground-truth"]
+        elif ab == "paradigm":
+            values = args.values or ["alternate", "pretrained"]
+        else:
+            if not args.values:
+                raise SystemExit(f"--ablation {ab} needs --values")
+            values = args.values
+        columns = [f"{ab}={v}" for v in values]
+        algo = args.ablation_algo
+        for ds in datasets:
+            name = Path(ds).name
+            rows[name] = {}
+            for v in values:
+                for s in range(args.seeds):
+                    out = root / f"ablation-{ab}" / name / str(v) / f"seed{s}"
+                    if ab == "oracle":
+                        m = {"team": algo, "macca": f"macca-{algo}", "ground-truth": f"gt-{algo}"}[v]
+                        res = run_one(ds, m, s, out, args)
+                    elif ab == "paradigm":
+                        res = run_one(ds, f"macca-{algo}", s, out, args, paradigm=v)
+                    else:
+                        val: Any = v if ab == "graph" else float(v)
+                        res = run_one(ds, f"macca-{algo}", s, out, args, reward_args={ABLATIONS[ab]: val})
+                    rows[name].setdefault(f"{ab}={v}", []).append(res)
+        folder = root / f"ablation-{ab}"
+        title = f"Ablation {ab} (MACCA-{LABELS.get(algo, algo)}), " + ", ".join(rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    print()
+    print(write_table(title, rows, columns, folder))
+    plot(rows, folder)
+    print(f"\ntable and learning curves in {folder}")
+
+
+if __name__ == "__main__":
+    main()
