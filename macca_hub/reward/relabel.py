@@ -159,7 +159,7 @@ def _write_card(folder: Path, info: dict[str, Any], stats: dict[str, Any]) -> No
     metrics = rm["metrics"]
     fid = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float)))
     card.text += (
-        "\n## MACCA rewards\n\n"
+        "\n\n## MACCA rewards\n\n"
         f"The default config has an extra column `{COLUMN}` [{info['n_agents']}] (float32): per-agent rewards "
         f"r_hat^i from the causal reward model `{rm['model_id'] or 'a local model'}` "
         f"(graph `{rm['graph']}`, model.safetensors sha256 `{rm['model_safetensors_sha256'][:16]}…`"
