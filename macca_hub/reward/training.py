@@ -68,10 +68,15 @@ class RewardTrainingConfig:
     progress: bool = cfg(True, help="show a progress bar")
 
 
+def default_model_id(info: dict[str, Any]) -> str:
+    return f"macca/{info['task']}-{info.get('quality') or 'custom'}-causal-reward"
+
+
 def default_output(info: dict[str, Any]) -> Path:
+    """``$MACCA_HUB_HOME/models/macca/<task>-<quality>-causal-reward``, where ``from_pretrained`` finds it by id."""
     from macca_hub.hub import local_repo_path
 
-    return local_repo_path(f"macca/{info['task']}-{info.get('quality') or 'custom'}-causal-reward", "model")
+    return local_repo_path(default_model_id(info), "model")
 
 
 def split_episodes(episodes: np.ndarray, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +233,7 @@ def train_reward_model(config: RewardTrainingConfig) -> tuple[CausalRewardModel,
     metrics: dict[str, Any] = {"steps": config.steps, "seconds": seconds,
                                "final_eval": {k.removeprefix("eval_"): v for k, v in final_eval.items() if k.startswith("eval_")}}
     model_cpu.card_info = {
-        "model_id": config.model_id,
+        "model_id": config.model_id or (None if config.output else default_model_id(info)),
         "dataset": dataset_identity(config.dataset),
         "training": {
             "steps": config.steps, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
