@@ -162,11 +162,17 @@ def reward_model_config(info: dict[str, Any], reward_args: dict[str, Any]):
                               act_dim=int(info["act_dim"]), **args)
 
 
-def pretrained_rewards(config: TrainPolicyConfig, info: dict[str, Any], cols: dict[str, np.ndarray],
+def pretrained_rewards(config: TrainPolicyConfig, info: dict[str, Any], n_rows: int,
                        run_dir: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """Relabel once with a loaded (or freshly trained) causal model: ``[N, n]`` rewards and a record."""
+    """Per-agent rewards ``[N, n]`` relabelled once: a ``macca_rewards`` column already in the dataset (from
+    ``macca-hub relabel``), else ``ds.map(model.relabel, batched=True)`` with a loaded or freshly trained model."""
+    from macca_hub.data.loading import load_dataset
     from macca_hub.reward.modeling_causal_reward import CausalRewardModel
 
+    ds = load_dataset(config.dataset)
+    if not config.reward_model and "macca_rewards" in ds.column_names:
+        col = ds.with_format("numpy").select_columns(["macca_rewards"])["macca_rewards"]
+        return np.asarray(col)[:n_rows], {"source": f"macca_rewards column of {config.dataset}"}
     if config.reward_model:
         model = CausalRewardModel.from_pretrained(config.reward_model)
         record: dict[str, Any] = {"source": str(config.reward_model)}
@@ -182,13 +188,13 @@ def pretrained_rewards(config: TrainPolicyConfig, info: dict[str, Any], cols: di
                                     num_threads=config.num_threads, **config.reward_args)
         model, metrics = train_reward_model(rcfg)
         record = {"source": str(run_dir / "reward_model"), "steps": config.reward_steps, "metrics": metrics}
+    model.check_compatible(info)
     model.eval()
-    out = []
-    chunk = 8192
-    for s in range(0, len(cols["observations"]), chunk):  # the function ds.map(model.relabel, batched=True) calls
-        out.append(model.relabel({"observations": cols["observations"][s:s + chunk],
-                                  "actions": cols["actions"][s:s + chunk]})["macca_rewards"])
-    return np.concatenate(out), record
+    ds = ds.select_columns(["observations", "actions"]).with_format("numpy")
+    if n_rows < len(ds):
+        ds = ds.select(range(n_rows))
+    mapped = ds.map(model.relabel, batched=True, batch_size=8192, keep_in_memory=True)
+    return np.asarray(mapped.with_format("numpy")["macca_rewards"]), record
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -299,7 +305,7 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
     if config.reward == "ground-truth":
         rewards = load_ground_truth(config.dataset, cols)
     elif config.reward == "macca" and config.paradigm == "pretrained":
-        rewards, reward_record = pretrained_rewards(config, info, cols, run_dir)
+        rewards, reward_record = pretrained_rewards(config, info, len(cols["episode_index"]), run_dir)
     scale = config.reward_scale
     if scale is None:
         scale = 1.0 / max(float(np.std(cols["team_reward"])), 1e-6)
