@@ -88,14 +88,29 @@ def export(task_name: str, run: Path, episodes: int = 50, dest: Path = ASSETS, e
     return record
 
 
+def annotate(task_name: str, command: str, wall_time_s: float, dest: Path = ASSETS) -> None:
+    """Record the exact command that reproduces a run and its wall time in every shipped config of the task."""
+    from macca_hub.utils.io import read_json
+
+    for folder in sorted(dest.glob(f"{task_name}-*")):
+        if (folder / "config.json").is_file():
+            cfg = read_json(folder / "config.json")
+            cfg.setdefault("training", {}).update(reproduce=command, wall_time_s=round(wall_time_s))
+            write_json(folder / "config.json", cfg)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", required=True, choices=["cn", "pp", "world"])
     p.add_argument("--run", required=True, help="MATD3 run folder")
     p.add_argument("--episodes", type=int, default=50, help="evaluation episodes per snapshot")
     p.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot (the last always)")
+    p.add_argument("--command", default=None, help="exact training command to record in the shipped configs")
+    p.add_argument("--wall-time", type=float, default=None, help="wall time of the training run, seconds")
     a = p.parse_args(argv)
     rec = export(a.task, Path(a.run), a.episodes, every=a.every)
+    if a.command:
+        annotate(a.task, a.command, a.wall_time or 0.0)
     print({k: v for k, v in rec.items() if k != "evaluation"})
     return 0
 

@@ -56,6 +56,7 @@ class MATD3Config:
     policy_delay: int = cfg(2, help="critic updates per actor update")
     train_every: int = cfg(4, help="environment steps between gradient steps")
     reward_scale: float = cfg(0.1, help="rewards are multiplied by this for learning (returns are reported unscaled)")
+    action_reg: float = cfg(1e-2, help="weight of the penalty on the actors' squared pre-tanh outputs")
     grad_clip: float = cfg(1.0, help="max gradient norm per group and network")
     snapshot_every: int = cfg(5_000, help="save the actors every this many steps")
     eval_episodes: int = cfg(10, help="evaluation episodes per snapshot (against the current opponent)")
@@ -254,7 +255,10 @@ def train(config: MATD3Config) -> Path:
             for g, okey in ((team, "obs"), (opp, "opp_obs")):
                 if g is None:
                     continue
-                new = g.actor(b[okey].transpose(0, 1))  # [k, B, 2]
+                pre = g.actor(b[okey].transpose(0, 1), pre_activation=True)  # [k, B, 2]
+                new = torch.tanh(pre)
+                # keeps the tanh out of saturation, where its gradient vanishes (agents then fly off at full force)
+                actor_loss = actor_loss + config.action_reg * pre.pow(2).mean((1, 2)).sum()
                 mask = torch.zeros(g.k, 1, n + m, 1)
                 mask[torch.arange(g.k), 0, offset + torch.arange(g.k), 0] = 1.0
                 mixed = all_act.unsqueeze(0) * (1 - mask) + new.unsqueeze(2) * mask  # agent i's slot replaced

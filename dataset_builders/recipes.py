@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from dataset_builders.policies import SHIPPED, PolicySpec, shipped_policy_dir
+from dataset_builders.policies import SHIPPED, PolicySpec
 from macca_hub.data.format import QUALITIES
 from macca_hub.tasks import TASKS
 from macca_hub.utils.io import read_json
@@ -42,8 +42,10 @@ def recipe(task: str, quality: str) -> Recipe:
     name = f"{task}-{quality}"
     folder = SHIPPED / name  # existence is checked when the policy is loaded (make_policy)
     if quality == "medium-replay":
-        cfg = read_json(shipped_policy_dir(name) / "config.json")
         spec = PolicySpec(kind="replay", name=name, path=str(folder / "replay.npz"), noise_std=0.0)
+        if not (folder / "config.json").is_file():  # not shipped: make_policy will say how to make it
+            return Recipe(task, quality, spec, num_transitions=DEFAULT_TRANSITIONS)
+        cfg = read_json(folder / "config.json")
         return Recipe(task, quality, spec, num_transitions=int(cfg["transitions"]), seed=int(cfg["train_seed"]))
     spec = PolicySpec(kind="mlp", name=name, path=str(folder), noise_std=COLLECTION_NOISE)
     return Recipe(task, quality, spec, num_transitions=DEFAULT_TRANSITIONS)

@@ -55,7 +55,7 @@ def test_replaying_the_action_log_reproduces_the_replay_buffer(tiny_run: Path, t
     with np.load(tiny_run / "actions.npz") as log:
         np.testing.assert_array_equal(cols["individual_rewards"], log["team_rewards"].reshape(-1, 3))
     info = json.loads((out / "meta/info.json").read_text())
-    assert info["opponent"]["id"] == "co-trained" and len(info["behaviour_policy"]["sha256"]["actions.npz"]) == 64
+    assert info["opponent"]["id"] == "co-trained" and len(info["behaviour_policy"]["sha256"]) == 64
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
@@ -85,7 +85,7 @@ def test_build_from_shipped_policy_is_identical_twice(hub_root: Path, tmp_path: 
     for f in sorted(p.relative_to(a) for p in (a / "data").glob("*.parquet")):
         assert sha256_file(a / f) == sha256_file(b / f)
     info = json.loads((a / "meta/info.json").read_text())
-    assert info["behaviour_policy"]["sha256"]["model.safetensors"] == sha256_file(
+    assert info["behaviour_policy"]["sha256"] == sha256_file(
         shipped_policy_dir("cn-expert") / "model.safetensors")
     cols = load_columns(a, ["actions"])
     assert cols["actions"].shape == (250, 3, 2)

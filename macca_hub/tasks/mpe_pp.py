@@ -12,7 +12,11 @@ class PredatorPrey(MPETask):
     env_id = "simple_tag_v3"
     description = "MPE Predator-Prey: 3 predators vs 1 prey, 2 obstacles (mpe2 simple_tag_v3)"
     reward_doc = "r^i = -0.1 * distance(predator i, prey) + 10 if predator i touches the prey."
-    opponent_doc = "scripted prey: flees the nearest predator, pulled toward the arena centre"
+    opponent_doc = (
+        "frozen MATD3 prey (shipped policy pp-prey, trained jointly against the predators with its stock mpe2 "
+        "reward); the scripted prey (flees the nearest predator) stays available as PredatorPrey.scripted_opponent()"
+    )
+    opponent_id = "pp-prey"
     env_kwargs = {"num_good": 1, "num_adversaries": 3, "num_obstacles": 2}
     team_prefixes = ("adversary_",)
 
@@ -24,5 +28,18 @@ class PredatorPrey(MPETask):
         return -0.1 * dist + 10.0 * touch
 
     def default_opponent(self) -> OpponentPolicy:
+        """The frozen, shipped prey policy (deterministic; part of the task definition)."""
+        from dataset_builders.policies import frozen_opponent
+
+        return frozen_opponent(self.opponent_id)
+
+    def opponent_info(self) -> dict:
+        from dataset_builders.policies import frozen_opponent_info
+
+        return frozen_opponent_info(self.opponent_id)
+
+    @staticmethod
+    def scripted_opponent() -> OpponentPolicy:
+        """The foundation's scripted prey, kept as an option: ``make_task("pp", opponent_policy=...)``."""
         # prey obs: vel(2) pos(2) obstacles(2x2) predators(3x2) ... -> predators at [8:14]
         return lambda obs: flee_nearest(obs, slice(8, 14), 3)

@@ -15,7 +15,11 @@ class World(MPETask):
         "r^i = -0.1 * distance(adversary i, nearest good agent) + 5 if adversary i touches a good agent. "
         "The leader's communication channel is held silent (an all-zero message every step)."
     )
-    opponent_doc = "scripted good agents: each flees its nearest adversary, pulled toward the arena centre"
+    opponent_doc = (
+        "frozen MATD3 good agents (shipped policy world-good, trained jointly against the adversaries with their "
+        "stock mpe2 reward); the scripted ones (flee the nearest adversary) stay available as World.scripted_opponent()"
+    )
+    opponent_id = "world-good"
     env_kwargs = {"num_good": 2, "num_adversaries": 4, "num_obstacles": 1, "num_food": 2, "num_forests": 2}
     team_prefixes = ("leadadversary_", "adversary_")
 
@@ -27,5 +31,18 @@ class World(MPETask):
         return -0.1 * dist + 5.0 * touch
 
     def default_opponent(self) -> OpponentPolicy:
+        """The frozen, shipped good-agent policy (deterministic; part of the task definition)."""
+        from dataset_builders.policies import frozen_opponent
+
+        return frozen_opponent(self.opponent_id)
+
+    def opponent_info(self) -> dict:
+        from dataset_builders.policies import frozen_opponent_info
+
+        return frozen_opponent_info(self.opponent_id)
+
+    @staticmethod
+    def scripted_opponent() -> OpponentPolicy:
+        """The foundation's scripted good agents, kept as an option: ``make_task("world", opponent_policy=...)``."""
         # good-agent obs: vel(2) pos(2) obstacle(2) food(2x2) forests(2x2) others(5x2: 4 adversaries first) ...
         return lambda obs: flee_nearest(obs, slice(14, 22), 4)
