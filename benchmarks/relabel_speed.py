@@ -52,7 +52,7 @@ def main() -> None:
 
         from macca_hub.data.loading import dataset_meta, load_dataset
         from macca_hub.reward import CausalRewardConfig, CausalRewardModel
-        from macca_hub.reward.data import read_columns
+        from macca_hub.data.loading import load_columns
         from macca_hub.reward.relabel import relabel_dataset
         from macca_hub.reward.synthetic import write_synthetic_dataset
 
@@ -68,7 +68,7 @@ def main() -> None:
         peak = matmul_flops(args.threads)
         theory = peak / flops_row
 
-        cols = read_columns(folder, ["observations", "actions"])
+        cols = load_columns(folder, ["observations", "actions"])
         obs, act = torch.from_numpy(cols["observations"]), torch.from_numpy(cols["actions"])
         with torch.inference_mode():
             model.rewards(obs[:args.batch_size], act[:args.batch_size])

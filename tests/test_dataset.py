@@ -88,9 +88,10 @@ def test_build_is_deterministic_across_worker_counts(tmp_path: Path, hub_root: P
 
 def test_refuses_overwrite_and_never_leaves_partial_output(tmp_path: Path, hub_root: Path, monkeypatch) -> None:
     out = tmp_path / "ds"
-    build_dataset("cn", "random", num_transitions=50, output=out, workers=1, progress=False)
+    kw = dict(num_transitions=50, workers=1, progress=False, policy=PolicySpec(kind="uniform"))
+    build_dataset("cn", "random", output=out, **kw)
     with pytest.raises(FileExistsError, match="--overwrite"):
-        build_dataset("cn", "random", num_transitions=50, output=out, workers=1, progress=False)
+        build_dataset("cn", "random", output=out, **kw)
 
     from macca_hub.data import writer
 
@@ -99,9 +100,9 @@ def test_refuses_overwrite_and_never_leaves_partial_output(tmp_path: Path, hub_r
 
     monkeypatch.setattr(writer.DatasetWriter, "finalize", boom)
     with pytest.raises(KeyboardInterrupt):
-        build_dataset("cn", "random", num_transitions=50, output=tmp_path / "never", workers=1, progress=False)
+        build_dataset("cn", "random", output=tmp_path / "never", **kw)
     with pytest.raises(KeyboardInterrupt):
-        build_dataset("cn", "random", num_transitions=50, output=out, overwrite=True, workers=1, progress=False)
+        build_dataset("cn", "random", output=out, overwrite=True, **kw)
     assert not (tmp_path / "never").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temp folders left behind
     assert (out / "meta/info.json").is_file()  # the old complete dataset survived

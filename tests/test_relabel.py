@@ -13,7 +13,7 @@ import torch
 
 from macca_hub.data.loading import dataset_meta, load_dataset
 from macca_hub.reward import CausalRewardConfig, CausalRewardModel, ShapeMismatchError
-from macca_hub.reward.data import read_columns
+from macca_hub.data.loading import load_columns
 from macca_hub.reward.relabel import relabel_dataset
 from macca_hub.reward.synthetic import write_synthetic_dataset
 
@@ -31,7 +31,7 @@ def cn_model(tiny_cn: Path) -> CausalRewardModel:
 
 
 def _direct(model: CausalRewardModel, folder: Path) -> np.ndarray:
-    cols = read_columns(folder, ["observations", "actions"])
+    cols = load_columns(folder, ["observations", "actions"])
     return model.rewards(torch.from_numpy(cols["observations"]), torch.from_numpy(cols["actions"])).numpy()
 
 

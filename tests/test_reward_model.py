@@ -70,9 +70,9 @@ def test_gradient_reaches_masks_and_reward_net(straight_through: bool) -> None:
 
 
 def test_l1_makes_masks_sparser(synthetic: Path) -> None:
-    from macca_hub.reward.data import read_columns
+    from macca_hub.data.loading import load_columns
 
-    cols = read_columns(synthetic, ["observations", "actions", "team_reward"])
+    cols = load_columns(synthetic, ["observations", "actions", "team_reward"])
     obs, act, team = (torch.from_numpy(cols[k]) for k in ("observations", "actions", "team_reward"))
     torch.set_num_threads(1)
     density = {}

@@ -88,8 +88,8 @@ class DatasetWriter:
         if missing:
             raise ValueError(f"chunk lacks columns {missing}")
         name = f"train-{self.shards:05d}.parquet"
-        pq.write_table(to_arrow(chunk, self.features), self.folder / DATA_DIR / name)
-        pq.write_table(to_arrow(chunk, self.individual), self.folder / INDIVIDUAL_DIR / name)
+        pq.write_table(to_arrow(chunk, self.features), self.folder / DATA_DIR / name, use_dictionary=False)
+        pq.write_table(to_arrow(chunk, self.individual), self.folder / INDIVIDUAL_DIR / name, use_dictionary=False)
         for k in STAT_COLUMNS:
             self.stats[k].update(chunk[k])
         ends = np.flatnonzero(chunk["terminated"] | chunk["truncated"])

@@ -14,7 +14,7 @@ import torch
 
 from macca_hub.data.format import INDIVIDUAL_CONFIG
 from macca_hub.data.loading import dataset_meta
-from macca_hub.reward.data import read_columns
+from macca_hub.data.loading import load_columns
 from macca_hub.reward.modeling_causal_reward import CausalRewardModel
 
 METRIC_KEYS = ("team_r2", "team_mse", "agent_pearson", "agent_pearson_mean", "relative_credit_pearson",
@@ -23,8 +23,8 @@ METRIC_KEYS = ("team_r2", "team_mse", "agent_pearson", "agent_pearson_mean", "re
 
 def load_eval_arrays(dataset: str | os.PathLike, episodes: Sequence[int] | None = None) -> dict[str, np.ndarray]:
     """Observations, actions, team and hidden individual rewards of ``episodes`` (all if None), aligned."""
-    cols = read_columns(dataset, ["episode_index", "step", "observations", "actions", "team_reward"])
-    hidden = read_columns(dataset, ["episode_index", "step", "individual_rewards"], config=INDIVIDUAL_CONFIG)
+    cols = load_columns(dataset, ["episode_index", "step", "observations", "actions", "team_reward"])
+    hidden = load_columns(dataset, ["episode_index", "step", "individual_rewards"], config=INDIVIDUAL_CONFIG)
     if np.array_equal(cols["episode_index"], hidden["episode_index"]) and np.array_equal(cols["step"], hidden["step"]):
         indiv = hidden["individual_rewards"]
     else:  # join on (episode_index, step)

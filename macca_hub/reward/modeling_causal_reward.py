@@ -305,7 +305,7 @@ def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
     import pyarrow as pa
 
     if isinstance(x, (pa.Array, pa.ChunkedArray)):  # ds.with_format("arrow"): zero-copy, the fastest path
-        from macca_hub.reward.data import arrow_to_numpy
+        from macca_hub.data.loading import arrow_to_numpy
 
         x = arrow_to_numpy(x)
     if isinstance(x, torch.Tensor):

@@ -23,7 +23,7 @@ from datasets import Features, List, Value
 from tqdm.auto import tqdm
 
 from macca_hub.data.format import DATA_DIR, INDIVIDUAL_DIR, features_from_info, read_meta
-from macca_hub.reward.data import arrow_to_numpy
+from macca_hub.data.loading import arrow_to_numpy
 from macca_hub.hub import WEIGHTS_NAME as WEIGHTS_FILE
 from macca_hub.reward.modeling_causal_reward import CausalRewardModel
 from macca_hub.utils.io import atomic_directory, sha256_file, write_json

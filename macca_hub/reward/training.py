@@ -146,7 +146,7 @@ def train_reward_model(config: RewardTrainingConfig) -> tuple[CausalRewardModel,
     from tqdm.auto import tqdm
 
     from macca_hub.data.loading import dataset_meta
-    from macca_hub.reward.data import read_columns
+    from macca_hub.data.loading import load_columns
     from macca_hub.reward.card import dataset_identity
 
     if config.steps < 1 or config.batch_size < 1:
@@ -166,7 +166,7 @@ def train_reward_model(config: RewardTrainingConfig) -> tuple[CausalRewardModel,
     model = CausalRewardModel(model_config)
     model.set_normalization(stats)
 
-    cols = read_columns(config.dataset, ["episode_index", "observations", "actions", "team_reward"])
+    cols = load_columns(config.dataset, ["episode_index", "observations", "actions", "team_reward"])
     train_eps, eval_eps = split_episodes(cols["episode_index"], config.eval_fraction, config.seed)
     is_train = np.isin(cols["episode_index"], train_eps)
     dev = accelerator.device
