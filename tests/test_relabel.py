@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 import pytest
 import torch
 
@@ -74,6 +75,10 @@ def test_relabel_dataset_writes_a_hub_dataset(tiny_cn: Path, cn_model: CausalRew
     card = (out / "README.md").read_text()
     assert "## MACCA rewards" in card and info["reward_model"]["model_safetensors_sha256"][:16] in card
     assert not (out / ".model").exists()
+    from macca_hub.sharing import validate_card
+
+    validate_card(out, "dataset")  # publishable as is: the card links its source dataset
+    assert yaml.safe_load(card.split("---")[1])["source_datasets"] == ["macca/mpe-cn-random"]
     with pytest.raises(FileExistsError, match="overwrite"):
         relabel_dataset(tiny_cn, cn_model, out, progress=False)
 

@@ -156,6 +156,10 @@ def _write_card(folder: Path, info: dict[str, Any], stats: dict[str, Any]) -> No
     card = DatasetCard.load(path)
     rm = info["reward_model"]
     card.data.tags = [*(card.data.tags or []), "macca-rewards"]
+    from macca_hub.hub import REPO_ID_PATTERN
+
+    if REPO_ID_PATTERN.match(str(info["relabeled_from"])):  # a Hub link, so the published card points at its source
+        card.data.source_datasets = [str(info["relabeled_from"])]
     metrics = rm["metrics"]
     fid = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float)))
     card.text += (
