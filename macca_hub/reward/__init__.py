@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from macca_hub.reward.configuration_causal_reward import CausalRewardConfig
 from macca_hub.reward.modeling_causal_reward import CausalRewardModel, CausalRewardOutput, ShapeMismatchError
+from macca_hub.utils.lazy import lazy_exports
 
 _LAZY = {
     "RewardTrainingConfig": "macca_hub.reward.training",
@@ -15,13 +14,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Training pulls in accelerate; load it only when asked for.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'macca_hub.reward' has no attribute {name!r}")
-
+# Training pulls in accelerate; load it only when asked for.
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 __all__ = ["CausalRewardConfig", "CausalRewardModel", "CausalRewardOutput", "ShapeMismatchError", *_LAZY]
