@@ -39,6 +39,24 @@ def _ship(actor: MLPActor, role: str, extra: dict[str, Any], dest: Path) -> Path
     return model.save_pretrained(dest / f"{cfg.task}-{role}")
 
 
+def ship_replay(task_name: str, run: Path, until_step: int, dest: Path = ASSETS) -> Path:
+    """Ship the run's action log from its first step until ``until_step`` as ``<task>-medium-replay``."""
+    cfg = read_json(run / "config.json")
+    n_ep = until_step // 25
+    with np.load(run / "actions.npz") as log, \
+            atomic_directory(dest / f"{task_name}-medium-replay", overwrite=True) as tmp:
+        arrays = {"team_actions": log["team_actions"][:n_ep]}
+        if "opponent_actions" in log.files:
+            arrays["opponent_actions"] = log["opponent_actions"][:n_ep]
+        np.savez_compressed(tmp / "replay.npz", **arrays)
+        write_json(tmp / "config.json", {
+            "kind": "replay", "task": task_name, "episodes": n_ep, "transitions": n_ep * 25, "train_seed": cfg["seed"],
+            "until_step": until_step, "doc": "every action applied in the MATD3 run (team and co-trained opponents, "
+            "exploration included) from its first step until the medium snapshot; episode e was reset with "
+            "episode_seed(train_seed, e)", "training": cfg})
+    return dest / f"{task_name}-medium-replay"
+
+
 def export(task_name: str, run: Path, episodes: int = 50, dest: Path = ASSETS, every: int = 1) -> dict[str, Any]:
     """Evaluate the snapshots of ``run``, ship the chosen ones to ``dest``; returns the selection record."""
     snaps = sorted((run / "snapshots").glob("step_*"))
@@ -71,21 +89,32 @@ def export(task_name: str, run: Path, episodes: int = 50, dest: Path = ASSETS, e
                             "collection_noise_std": COLLECTION_NOISE}, dest)
     if opp is not None:
         _ship(opp, OPPONENT_ROLE[task_name], {"frozen_at_step": rows[-1]["step"]}, dest)
-    log = np.load(run / "actions.npz")
-    n_ep = rows[med]["step"] // 25
-    cfg = read_json(run / "config.json")
-    with atomic_directory(dest / f"{task_name}-medium-replay", overwrite=True) as tmp:
-        arrays = {"team_actions": log["team_actions"][:n_ep]}
-        if "opponent_actions" in log.files:
-            arrays["opponent_actions"] = log["opponent_actions"][:n_ep]
-        np.savez_compressed(tmp / "replay.npz", **arrays)
-        write_json(tmp / "config.json", {
-            "kind": "replay", "task": task_name, "episodes": n_ep, "transitions": n_ep * 25, "train_seed": cfg["seed"],
-            "until_step": rows[med]["step"], "doc": "every action applied in the MATD3 run (team and co-trained "
-            "opponents, exploration included) from its first step until the medium snapshot; episode e was reset "
-            "with episode_seed(train_seed, e)", "training": cfg})
+    ship_replay(task_name, run, rows[med]["step"], dest)
     write_json(dest / f"{task_name}-selection.json", record)
     return record
+
+
+def refine_medium(task_name: str, run: Path, steps: list[int], s_random: float, s_expert: float,
+                  episodes: int = 200, dest: Path = ASSETS) -> dict[str, Any]:
+    """Re-evaluate candidate medium snapshots on more episodes (against the task's frozen opponent) and
+    ship the one whose normalized score against the measured S_random / S_expert is closest to 50."""
+    task = make_task(task_name)
+    rows = []
+    for step in steps:
+        actor = MLPActor.from_pretrained(run / "snapshots" / f"step_{step:07d}" / "team")
+        ev = evaluate(task, actor.net, None, episodes, 30_000, COLLECTION_NOISE)
+        rows.append({"step": step, **ev, "normalized": 100 * (ev["return_mean"] - s_random) / (s_expert - s_random)})
+        print(json.dumps(rows[-1]), flush=True)
+    best = min(rows, key=lambda r: abs(r["normalized"] - 50))
+    actor = MLPActor.from_pretrained(run / "snapshots" / f"step_{best['step']:07d}" / "team")
+    _ship(actor, "medium", {"selection": {"return_mean": best["return_mean"], "normalized": best["normalized"],
+                                          "refined_over": steps, "episodes": episodes},
+                            "collection_noise_std": COLLECTION_NOISE}, dest)
+    ship_replay(task_name, run, best["step"], dest)
+    record = read_json(dest / f"{task_name}-selection.json")
+    record.update(medium_step=best["step"], medium_refinement=rows)
+    write_json(dest / f"{task_name}-selection.json", record)
+    return best
 
 
 def annotate(task_name: str, command: str, wall_time_s: float, dest: Path = ASSETS) -> None:
