@@ -56,10 +56,12 @@ def reward_model_for(dataset: str, reward_args: dict[str, Any], args: argparse.N
     """One causal reward model per (dataset, settings), trained once and reused (resumable by existence)."""
     from macca_hub.reward.training import RewardTrainingConfig, train_reward_model
 
-    key = hashlib.sha256(json.dumps([dataset, reward_args, args.reward_steps], sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha256(json.dumps([dataset, reward_args, args.reward_steps, args.reward_batch_size],
+                                    sort_keys=True).encode()).hexdigest()[:10]
     out = root / "reward_models" / f"{Path(dataset).name}-{key}"
     if not (out / "model.safetensors").is_file():
-        train_reward_model(RewardTrainingConfig(dataset=dataset, output=str(out), steps=args.reward_steps, seed=0,
+        train_reward_model(RewardTrainingConfig(dataset=dataset, output=str(out), steps=args.reward_steps,
+                                                batch_size=args.reward_batch_size, seed=0,
                                                 overwrite=True, progress=args.progress, num_threads=args.threads,
                                                 checkpoint_every=0, **reward_args))
     return str(out)
@@ -134,6 +136,7 @@ def main() -> None:
     p.add_argument("--max-transitions", type=int, default=None)
     p.add_argument("--paradigm", default="pretrained", choices=["alternate", "pretrained"])
     p.add_argument("--reward-steps", type=int, default=5000, help="steps of each pretrained causal reward model")
+    p.add_argument("--reward-batch-size", type=int, default=1024, help="batch size of each causal reward model")
     p.add_argument("--ablation", default=None, choices=sorted(ABLATIONS))
     p.add_argument("--values", nargs="+", default=None, help="values of the ablated setting")
     p.add_argument("--ablation-algo", default="omar", help="backbone of the ablation runs (default omar)")
