@@ -136,11 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot (the last always)")
     p.add_argument("--command", default=None, help="exact training command to record in the shipped configs")
     p.add_argument("--wall-time", type=float, default=None, help="wall time of the training run, seconds")
+    p.add_argument("--refine-medium", type=int, nargs="+", default=None,
+                   help="instead of a full export: re-evaluate these snapshot steps on 200 episodes against the "
+                        "measured S_random/S_expert (scores.json) and ship the one closest to normalized 50 as medium")
     a = p.parse_args(argv)
-    rec = export(a.task, Path(a.run), a.episodes, every=a.every)
+    if a.refine_medium:
+        from macca_hub.scores import reference_scores
+
+        refs = reference_scores()[a.task]
+        print(refine_medium(a.task, Path(a.run), a.refine_medium, refs["s_random"], refs["s_expert"]))
+    else:
+        rec = export(a.task, Path(a.run), a.episodes, every=a.every)
+        print({k: v for k, v in rec.items() if k != "evaluation"})
     if a.command:
         annotate(a.task, a.command, a.wall_time or 0.0)
-    print({k: v for k, v in rec.items() if k != "evaluation"})
     return 0
 
 
