@@ -117,7 +117,7 @@ def opponent_info(task: MPETask, policy: PolicySpec) -> dict[str, Any]:
         return {}
     if policy.kind == "replay":
         return {"id": "co-trained", "doc": "the MATD3 run's co-trained opponents (their logged actions are replayed)"}
-    return task.opponent_info() if hasattr(task, "opponent_info") else {"id": "custom"}
+    return task.opponent_info()
 
 
 def versions() -> dict[str, str]:

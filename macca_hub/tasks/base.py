@@ -75,6 +75,7 @@ class MPETask:
     description: ClassVar[str]
     reward_doc: ClassVar[str]
     opponent_doc: ClassVar[str] = "none (every agent is in the team)"
+    opponent_id: ClassVar[str | None] = None  # shipped frozen opponent under macca_hub/assets/policies/
     env_kwargs: ClassVar[dict] = {}
     team_prefixes: ClassVar[tuple[str, ...]]
     max_steps: ClassVar[int] = 25
@@ -113,8 +114,20 @@ class MPETask:
         raise NotImplementedError
 
     def default_opponent(self) -> OpponentPolicy | None:
-        """The fixed policy driving non-team agents (``None`` when there are none)."""
-        return None
+        """The frozen, shipped policy ``opponent_id`` driving the non-team agents (``None`` when there are none)."""
+        if self.opponent_id is None:
+            return None
+        from dataset_builders.policies import frozen_opponent
+
+        return frozen_opponent(self.opponent_id)
+
+    def opponent_info(self) -> dict:
+        """Id and sha256 of the frozen opponent, recorded in every dataset's ``meta/info.json``."""
+        if self.opponent_id is None:
+            return {}
+        from dataset_builders.policies import frozen_opponent_info
+
+        return frozen_opponent_info(self.opponent_id)
 
     # -- episode API ---------------------------------------------------------------------------
     def _all_observations(self) -> list[np.ndarray]:

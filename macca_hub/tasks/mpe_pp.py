@@ -27,17 +27,6 @@ class PredatorPrey(MPETask):
         touch = self._touching(p, q, np.array([a.size for a in pred]), np.array([a.size for a in prey]))[:, 0]
         return -0.1 * dist + 10.0 * touch
 
-    def default_opponent(self) -> OpponentPolicy:
-        """The frozen, shipped prey policy (deterministic; part of the task definition)."""
-        from dataset_builders.policies import frozen_opponent
-
-        return frozen_opponent(self.opponent_id)
-
-    def opponent_info(self) -> dict:
-        from dataset_builders.policies import frozen_opponent_info
-
-        return frozen_opponent_info(self.opponent_id)
-
     @staticmethod
     def scripted_opponent() -> OpponentPolicy:
         """The foundation's scripted prey, kept as an option: ``make_task("pp", opponent_policy=...)``."""

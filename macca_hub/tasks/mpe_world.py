@@ -30,17 +30,6 @@ class World(MPETask):
         touch = self._touching(p, q, np.array([a.size for a in adv]), np.array([a.size for a in good])).any(axis=1)
         return -0.1 * dist + 5.0 * touch
 
-    def default_opponent(self) -> OpponentPolicy:
-        """The frozen, shipped good-agent policy (deterministic; part of the task definition)."""
-        from dataset_builders.policies import frozen_opponent
-
-        return frozen_opponent(self.opponent_id)
-
-    def opponent_info(self) -> dict:
-        from dataset_builders.policies import frozen_opponent_info
-
-        return frozen_opponent_info(self.opponent_id)
-
     @staticmethod
     def scripted_opponent() -> OpponentPolicy:
         """The foundation's scripted good agents, kept as an option: ``make_task("world", opponent_policy=...)``."""
