@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
                                 "(`macca-hub build cn --quality random`) or pass --root.")
     mirrors = Path(args.mirrors_path) if args.mirrors_path else root / ".mirror"
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` cleans up like Ctrl-C
+    # Explicit, because a process started in the background by a non-interactive shell inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     repos = export_local_root(root, mirrors)
     mirrors.mkdir(parents=True, exist_ok=True)
     try:
