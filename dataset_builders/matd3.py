@@ -22,7 +22,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -128,35 +128,44 @@ def _actor_to_np(actor: StackedMLP, obs: np.ndarray) -> np.ndarray:
         return actor(torch.from_numpy(np.ascontiguousarray(obs, np.float32))[:, None, :])[:, 0].numpy()
 
 
-def evaluate(task: MPETask, team_actor: Any, opp_actor: Any | None, episodes: int, seed: int,
-             noise_std: float = 0.0) -> dict[str, float]:
-    """Mean per-agent episode return (mean over team agents of summed individual rewards) and metrics.
+def rollout(task: MPETask, act: Callable[[np.ndarray], np.ndarray], seed: int, episodes: range,
+            noise_std: float = 0.0) -> tuple[list[float], dict[str, float]]:
+    """Run ``episodes`` with ``act`` (plus Gaussian noise); per-episode returns and summed task metrics.
 
-    ``cn``: ``occupied_last`` = landmarks with an agent closer than 0.1 at the last step, ``collisions`` per
-    episode; ``pp``/``world``: ``captures`` = steps x opponents in contact, per episode.
+    The return is the mean over team agents of summed individual rewards. ``cn``: ``occupied_last`` =
+    landmarks with an agent closer than 0.1 at the last step, ``collisions``; ``pp``/``world``:
+    ``captures`` = steps x opponents in contact. Shared by training-time evaluation and ``measure_scores``.
     """
-    rets, metrics = [], {}
-    for e in range(episodes):
+    rets, sums = [], {}
+    for e in episodes:
         eseed = episode_seed(seed, e)
         rng = np.random.default_rng([eseed, 1])
-        if opp_actor is not None:
-            task.opponent_policy = lambda o: _actor_to_np(opp_actor, o).astype(np.float64)
         obs, _ = task.reset(eseed)
         ret, last = 0.0, {}
-        for t in range(task.max_steps):
-            a = _actor_to_np(team_actor, obs)
+        for _ in range(task.max_steps):
+            a = act(obs)
             if noise_std > 0:
                 a = a + rng.normal(0.0, noise_std, size=a.shape)
             res = task.step(np.clip(a, -1, 1).astype(np.float32))
             ret += float(res.individual_rewards.mean(dtype=np.float64))
             last = task_metrics(task)
             for k, v in last.items():
-                metrics[k] = metrics.get(k, 0.0) + v
+                sums[k] = sums.get(k, 0.0) + v
             obs = res.observations
         rets.append(ret)
         if "occupied" in last:
-            metrics["occupied_last"] = metrics.get("occupied_last", 0.0) + last["occupied"]
-    out = {k: v / episodes for k, v in metrics.items() if k != "occupied"}
+            sums["occupied_last"] = sums.get("occupied_last", 0.0) + last["occupied"]
+    sums.pop("occupied", None)
+    return rets, sums
+
+
+def evaluate(task: MPETask, team_actor: Any, opp_actor: Any | None, episodes: int, seed: int,
+             noise_std: float = 0.0) -> dict[str, float]:
+    """Mean per-agent episode return and per-episode task metrics of ``team_actor`` (see ``rollout``)."""
+    if opp_actor is not None:
+        task.opponent_policy = lambda o: _actor_to_np(opp_actor, o).astype(np.float64)
+    rets, sums = rollout(task, lambda o: _actor_to_np(team_actor, o), seed, range(episodes), noise_std)
+    out = {k: v / episodes for k, v in sums.items()}
     out.update(return_mean=float(np.mean(rets)), return_std=float(np.std(rets)))
     return out
 

@@ -31,31 +31,14 @@ def _eval_range(task_name: str, role: str, seed: int, start: int, stop: int) -> 
     import torch
 
     torch.set_num_threads(1)
-    from dataset_builders.matd3 import task_metrics
+    from dataset_builders.matd3 import rollout
     from dataset_builders.policies import MLPPolicy, shipped_policy_dir
     from dataset_builders.recipes import COLLECTION_NOISE
-    from macca_hub.tasks import episode_seed, make_task
+    from macca_hub.tasks import make_task
 
     task = make_task(task_name)
     policy = MLPPolicy(shipped_policy_dir(f"{task_name}-{role}"))
-    rets, sums = [], {}
-    for e in range(start, stop):
-        eseed = episode_seed(seed, e)
-        rng = np.random.default_rng([eseed, 1])
-        obs, _ = task.reset(eseed)
-        ret, last = 0.0, {}
-        for _ in range(task.max_steps):
-            a = policy.act(obs) + rng.normal(0.0, COLLECTION_NOISE, size=(len(obs), 2))
-            res = task.step(np.clip(a, -1, 1).astype(np.float32))
-            ret += float(res.individual_rewards.mean(dtype=np.float64))
-            last = task_metrics(task)
-            for k, v in last.items():
-                sums[k] = sums.get(k, 0.0) + v
-            obs = res.observations
-        if "occupied" in last:
-            sums["occupied_last"] = sums.get("occupied_last", 0.0) + last["occupied"]
-        rets.append(ret)
-    sums.pop("occupied", None)
+    rets, sums = rollout(task, policy.act, seed, range(start, stop), COLLECTION_NOISE)
     return {"returns": rets, "sums": sums}
 
 
