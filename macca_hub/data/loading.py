@@ -10,7 +10,15 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
-from macca_hub.data.format import DEFAULT_CONFIG, INDIVIDUAL_CONFIG, DatasetFormatError, check_schema, read_meta
+from macca_hub.data.format import (
+    DATA_DIR,
+    DEFAULT_CONFIG,
+    INDIVIDUAL_CONFIG,
+    INDIVIDUAL_DIR,
+    DatasetFormatError,
+    check_schema,
+    read_meta,
+)
 from macca_hub.hub import REPO_ID_PATTERN, hub_home, local_repo_path
 
 _CANONICAL = re.compile(r"^macca/mpe-(?P<task>[a-z0-9]+)-(?P<quality>.+)$")
@@ -37,6 +45,26 @@ def resolve_dataset_dir(name_or_path: str | os.PathLike) -> Path | None:
     return None
 
 
+def _check_config(config: str) -> None:
+    if config not in (DEFAULT_CONFIG, INDIVIDUAL_CONFIG):
+        raise ValueError(f"Unknown config {config!r}; choose {DEFAULT_CONFIG!r} or {INDIVIDUAL_CONFIG!r}.")
+
+
+def local_shards(folder: Path, config: str = DEFAULT_CONFIG) -> list[Path]:
+    """The parquet shards of ``config`` in a local dataset folder, after checking its metadata and schema."""
+    _check_config(config)
+    info, _ = read_meta(folder)
+    check_schema(folder, info)
+    sub = DATA_DIR if config == DEFAULT_CONFIG else INDIVIDUAL_DIR
+    shards = sorted((folder / sub).glob("*.parquet"))
+    if not shards:
+        raise DatasetFormatError(
+            f"{folder / sub} holds no parquet shards: the {config!r} config is missing (a dataset published without "
+            "the hidden individual_rewards config); evaluate credit assignment on a locally built copy instead."
+        )
+    return shards
+
+
 def load_dataset(name_or_path: str | os.PathLike, config: str = DEFAULT_CONFIG, split: str | None = "train",
                  revision: str | None = None, **kwargs: Any):
     """Load a macca_hub dataset as a ``datasets.Dataset``.
@@ -47,21 +75,12 @@ def load_dataset(name_or_path: str | os.PathLike, config: str = DEFAULT_CONFIG, 
     """
     import datasets
 
-    if config not in (DEFAULT_CONFIG, INDIVIDUAL_CONFIG):
-        raise ValueError(f"Unknown config {config!r}; choose {DEFAULT_CONFIG!r} or {INDIVIDUAL_CONFIG!r}.")
+    _check_config(config)
     folder = resolve_dataset_dir(name_or_path)
     if folder is not None:
-        info, _ = read_meta(folder)
-        check_schema(folder, info)
-        if config == INDIVIDUAL_CONFIG and not any((folder / "individual_rewards").glob("*.parquet")):
-            raise DatasetFormatError(
-                f"{folder} was published without the hidden 'individual_rewards' config; "
-                "evaluate credit assignment on a locally built copy instead."
-            )
         # Explicit files rather than the card's `configs:` patterns: the `datasets` cache key then
         # includes each file's mtime, so a rebuilt folder is never served from a stale cache.
-        sub = "data" if config == DEFAULT_CONFIG else "individual_rewards"
-        files = sorted(str(p) for p in (folder / sub).glob("*.parquet"))
+        files = [str(p) for p in local_shards(folder, config)]
         return datasets.load_dataset("parquet", data_files={"train": files}, split=split, **kwargs)
     name = str(name_or_path)
     if not REPO_ID_PATTERN.match(name):
@@ -116,17 +135,7 @@ def load_columns(name_or_path: str | os.PathLike, columns: Sequence[str] | None 
     if folder is None:
         table = load_dataset(name_or_path, config=config).with_format("arrow")[:]
     else:
-        info, _ = read_meta(folder)
-        check_schema(folder, info)
-        if config not in (DEFAULT_CONFIG, INDIVIDUAL_CONFIG):
-            raise ValueError(f"Unknown config {config!r}; choose {DEFAULT_CONFIG!r} or {INDIVIDUAL_CONFIG!r}.")
-        sub = "data" if config == DEFAULT_CONFIG else "individual_rewards"
-        shards = sorted((folder / sub).glob("*.parquet"))
-        if not shards:
-            raise DatasetFormatError(
-                f"{folder / sub} holds no parquet shards: the {config!r} config is missing (published datasets may "
-                "omit the hidden individual_rewards config; evaluate on a local build)."
-            )
+        shards = local_shards(folder, config)
         names = pq.read_schema(shards[0]).names
         wanted = list(columns) if columns is not None else names
         missing = [c for c in wanted if c not in names]
