@@ -30,6 +30,46 @@ class World(MPETask):
         touch = self._touching(p, q, np.array([a.size for a in adv]), np.array([a.size for a in good])).any(axis=1)
         return -0.1 * dist + 5.0 * touch
 
+    def _all_observations(self) -> list[np.ndarray]:
+        """Every agent's mpe2 observation, computed at once (equal to ``scenario.observation``, bit for bit).
+
+        mpe2 builds World observations with ~120 scalar ``is_collision`` calls per step, 65% of a step;
+        this is the same arithmetic on arrays. Layout (mpe2's): vel, pos, landmarks (obstacle, food,
+        forests) relative, other agents relative (zero when a forest hides them), then for adversaries
+        good agents' velocities, in-forest flags, leader message; for good agents in-forest flags, then
+        the other good agents' velocities. ``tests/test_tasks.py`` checks it against mpe2.
+        """
+        world = self.world
+        agents = world.agents
+        pos = np.array([a.state.p_pos for a in agents])
+        vel = np.array([a.state.p_vel for a in agents])
+        sizes = np.array([a.size for a in agents])
+        landmarks = np.array([lm.state.p_pos for lm in world.landmarks if not lm.boundary])
+        forests = np.array([f.state.p_pos for f in world.forests])
+        delta = pos[:, None, :] - forests[None, :, :]
+        dist = np.sqrt(np.sum(np.square(delta), axis=-1))
+        in_forest = dist < sizes[:, None] + np.array([f.size for f in world.forests])[None, :]  # [agents, forests]
+        hidden_nowhere = ~in_forest.any(axis=1)
+        same_forest = (in_forest[:, None, :] & in_forest[None, :, :]).any(axis=-1)  # [observer, other]
+        leader = np.array([a.leader for a in agents])
+        visible = same_forest | (hidden_nowhere[:, None] & hidden_nowhere[None, :]) | leader[:, None]
+        adversary = np.array([a.adversary for a in agents])
+        comm = agents[0].state.c
+        flags = np.where(in_forest, 1.0, -1.0)
+        out = []
+        for i, agent in enumerate(agents):
+            others = [j for j in range(len(agents)) if j != i]
+            rel = np.where(visible[i, others][:, None], pos[others] - pos[i], 0.0)
+            good_others = [j for j in others if not adversary[j]]
+            good_vel = np.where(visible[i, good_others][:, None], vel[good_others], 0.0)
+            parts = [vel[i], pos[i], (landmarks - pos[i]).ravel(), rel.ravel()]
+            if agent.adversary:
+                parts += [good_vel.ravel(), flags[i], comm]
+            else:
+                parts += [flags[i], good_vel.ravel()]
+            out.append(np.concatenate(parts).astype(np.float32))
+        return out
+
     @staticmethod
     def scripted_opponent() -> OpponentPolicy:
         """The foundation's scripted good agents, kept as an option: ``make_task("world", opponent_policy=...)``."""
