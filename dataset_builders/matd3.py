@@ -58,6 +58,9 @@ class MATD3Config:
     reward_scale: float = cfg(0.1, help="rewards are multiplied by this for learning (returns are reported unscaled)")
     action_reg: float = cfg(1e-2, help="weight of the penalty on the actors' squared pre-tanh outputs")
     grad_clip: float = cfg(1.0, help="max gradient norm per group and network")
+    contact_penalty: float = cfg(0.0, help="extra penalty per other team agent in contact, added to each team agent's "
+                                           "learning reward only (shapes the behaviour policy; dataset rewards are "
+                                           "the task's)")
     snapshot_every: int = cfg(5_000, help="save the actors every this many steps")
     eval_episodes: int = cfg(10, help="evaluation episodes per snapshot (against the current opponent)")
     threads: int = cfg(1, help="torch CPU threads")
@@ -115,12 +118,19 @@ def task_metrics(task: MPETask) -> dict[str, float]:
     if task.name == "cn":
         lm = MPETask._positions(task.world.landmarks)
         d = np.linalg.norm(lm[:, None] - pos[None], axis=-1).min(axis=1)
-        touch = MPETask._touching(pos, pos, sizes, sizes)
-        np.fill_diagonal(touch, False)
-        return {"occupied": float((d < 0.1).sum()), "collisions": float(touch.sum() / 2)}
+        return {"occupied": float((d < 0.1).sum()), "collisions": float(team_contacts(task).sum() / 2)}
     opp = MPETask._positions(task.opponent_agents)
     touch = MPETask._touching(pos, opp, sizes, np.array([a.size for a in task.opponent_agents]))
     return {"captures": float(touch.any(axis=0).sum()), "touches": float(touch.sum())}
+
+
+def team_contacts(task: MPETask) -> np.ndarray:
+    """For each team agent, how many other team agents it touches now (``[n]``)."""
+    pos = MPETask._positions(task.team_agents)
+    sizes = np.array([a.size for a in task.team_agents])
+    touch = MPETask._touching(pos, pos, sizes, sizes)
+    np.fill_diagonal(touch, False)
+    return touch.sum(axis=1).astype(np.float32)
 
 
 def _actor_to_np(actor: StackedMLP, obs: np.ndarray) -> np.ndarray:
@@ -331,7 +341,10 @@ def train(config: MATD3Config) -> Path:
             opp_act[...] = np.clip(oa, -1, 1).astype(np.float32)
             res = task.step(act)
             log_team[e, t], log_opp[e, t], log_rew[e, t] = act, opp_act, res.individual_rewards
-            row = {"obs": obs, "act": act, "rew": res.individual_rewards, "next_obs": res.observations}
+            rew = res.individual_rewards
+            if config.contact_penalty:
+                rew = rew - config.contact_penalty * team_contacts(task)
+            row = {"obs": obs, "act": act, "rew": rew, "next_obs": res.observations}
             if m:
                 row.update(opp_obs=o_obs, opp_act=opp_act, opp_rew=opponent_rewards(task), opp_next_obs=task._opp_obs)
             buf.add(**row)
