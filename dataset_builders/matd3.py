@@ -143,15 +143,17 @@ def rollout(task: MPETask, act: Callable[[np.ndarray], np.ndarray], seed: int, e
     """Run ``episodes`` with ``act`` (plus Gaussian noise); per-episode returns and summed task metrics.
 
     The return is the mean over team agents of summed individual rewards. ``cn``: ``occupied_last`` =
-    landmarks with an agent closer than 0.1 at the last step, ``collisions``; ``pp``/``world``:
-    ``captures`` = steps x opponents in contact. Shared by training-time evaluation and ``measure_scores``.
+    landmarks with an agent closer than 0.1 at the last step, ``collisions`` (agent pairs in contact,
+    summed over steps), ``collision_free`` (episodes without any); ``pp``/``world``: ``captures`` =
+    steps x opponents in contact, ``with_capture`` (episodes with at least one). Shared by
+    training-time evaluation and ``measure_scores``.
     """
     rets, sums = [], {}
     for e in episodes:
         eseed = episode_seed(seed, e)
         rng = np.random.default_rng([eseed, 1])
         obs, _ = task.reset(eseed)
-        ret, last = 0.0, {}
+        ret, last, episode = 0.0, {}, {}
         for _ in range(task.max_steps):
             a = act(obs)
             if noise_std > 0:
@@ -160,11 +162,16 @@ def rollout(task: MPETask, act: Callable[[np.ndarray], np.ndarray], seed: int, e
             ret += float(res.individual_rewards.mean(dtype=np.float64))
             last = task_metrics(task)
             for k, v in last.items():
-                sums[k] = sums.get(k, 0.0) + v
+                episode[k] = episode.get(k, 0.0) + v
             obs = res.observations
         rets.append(ret)
+        for k, v in episode.items():
+            sums[k] = sums.get(k, 0.0) + v
         if "occupied" in last:
             sums["occupied_last"] = sums.get("occupied_last", 0.0) + last["occupied"]
+            sums["collision_free"] = sums.get("collision_free", 0.0) + float(episode["collisions"] == 0)
+        else:
+            sums["with_capture"] = sums.get("with_capture", 0.0) + float(episode["captures"] > 0)
     sums.pop("occupied", None)
     return rets, sums
 
