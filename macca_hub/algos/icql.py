@@ -51,12 +51,9 @@ class ICQL(OfflineAlgorithm):
                 a = (a + noise).clamp(-1.0, 1.0)
             return a
 
-    def cql_penalty(self, obs: Tensor, q_data: Tensor) -> Tensor:
+    def cql_penalty(self, q_data: Tensor, q_rand: Tensor) -> Tensor:
         """``T logsumexp((Q(o, a_rand) - log p) / T) - Q(o, a_data)``, mean over the batch: ``[2, n]``."""
-        n, B, _ = obs.shape
-        rand = torch.empty(n, B, self.config.cql_samples, self.act_dim, device=obs.device).uniform_(-1.0, 1.0)
         log_p = self.act_dim * math.log(0.5)
-        q_rand = self.critic(obs, rand)  # [2, n, B, K]
         t = self.config.lse_temp
         lse = torch.logsumexp((q_rand - log_p) / t, dim=-1) * t
         return (lse - q_data).mean(dim=-1)
@@ -64,9 +61,15 @@ class ICQL(OfflineAlgorithm):
     def critic_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         alpha = self.config.alpha if self.config.alpha is not None else 1.0
         y = self.td_target(batch, self.next_actions(batch.next_observations))
-        q = self.critic(batch.observations, batch.actions)  # [2, n, B]
+        obs, acts = batch.observations, batch.actions.unsqueeze(2)  # [n, B, 1, A]
+        if alpha > 0:  # the data action and the CQL samples go through the critics as one batch of rows
+            n, B, _ = obs.shape
+            rand = torch.empty(n, B, self.config.cql_samples, self.act_dim, device=obs.device).uniform_(-1.0, 1.0)
+            acts = torch.cat([acts, rand], dim=2)
+        q_all = self.critic(obs, acts)  # [2, n, B, 1 (+ K)]
+        q = q_all[..., 0]
         td = (q - y.unsqueeze(0)).pow(2).mean(dim=-1)  # [2, n]
-        penalty = self.cql_penalty(batch.observations, q) if alpha > 0 else torch.zeros_like(td)
+        penalty = self.cql_penalty(q, q_all[..., 1:]) if alpha > 0 else torch.zeros_like(td)
         loss = td.sum() + alpha * penalty.sum()
         return loss, {"td_loss": td.sum().detach(), "cql_penalty": penalty.sum().detach(),
                       "q_mean": q.mean().detach()}
