@@ -5,7 +5,8 @@ datasets) against the task's frozen opponent, over ``--episodes`` (>= 500) episo
 return of the team is the mean over team agents of each agent's summed individual rewards, so all
 scores are on a per-agent scale. The medium policy is measured too (its normalized score must lie
 in [40, 60]), together with the quality indicators: cn landmarks occupied at the last step
-(distance < 0.1) and collisions per episode; pp / world captures (steps x opponents in contact).
+(distance < 0.1) and collisions per episode (also split by whether the landmarks lie apart, where no
+contact is needed); pp / world captures (steps x opponents in contact).
 
 ``python -m dataset_builders.measure_scores --tasks cn pp world --episodes 500``
 """
@@ -66,6 +67,43 @@ def measure(task_name: str, episodes: int = 500, seed: int = 1_000, workers: int
     return out
 
 
+def cn_collision_breakdown(role: str, episodes: int = 500, seed: int = 1_000, settle: int = 3,
+                           apart: float = 0.5) -> dict[str, float]:
+    """Where a cn policy collides: episodes whose landmarks are all ``apart`` or more from each other
+    (every landmark can be covered without contact) vs episodes with two landmarks closer than that
+    (covering both forces or invites contact; the reward's coverage term outweighs the -5 penalty).
+    Contacts of the first ``settle`` steps are left out: agents can spawn overlapping.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    from dataset_builders.matd3 import team_contacts
+    from dataset_builders.policies import MLPPolicy, shipped_policy_dir
+    from dataset_builders.recipes import COLLECTION_NOISE
+    from macca_hub.tasks import MPETask, episode_seed, make_task
+
+    task = make_task("cn")
+    policy = MLPPolicy(shipped_policy_dir(f"cn-{role}"))
+    close, counts = [], []
+    for e in range(episodes):
+        eseed = episode_seed(seed, e)
+        rng = np.random.default_rng([eseed, 1])
+        obs, _ = task.reset(eseed)
+        lm = MPETask._positions(task.world.landmarks)
+        d = np.linalg.norm(lm[:, None] - lm[None], axis=-1)[np.triu_indices(len(lm), 1)]
+        close.append(bool(d.min() < apart))
+        c = 0.0
+        for t in range(task.max_steps):
+            a = policy.act(obs) + rng.normal(0.0, COLLECTION_NOISE, size=(task.spec.n_agents, 2))
+            obs = task.step(np.clip(a, -1, 1).astype(np.float32)).observations
+            c += float(team_contacts(task).sum() / 2) * (t >= settle)
+        counts.append(c)
+    cl, cnt = np.array(close), np.array(counts)
+    return {"collisions_after_settle": float(cnt.mean()), "landmarks_close_share": float(cl.mean()),
+            "collisions_landmarks_close": float(cnt[cl].mean()), "collisions_landmarks_apart": float(cnt[~cl].mean()),
+            "collision_free_landmarks_apart": float((cnt[~cl] == 0).mean())}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tasks", nargs="+", default=["cn", "pp", "world"])
@@ -78,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     scores = json.loads(path.read_text()) if path.is_file() else {}
     for task in a.tasks:
         m = measure(task, a.episodes, a.seed, a.workers)
+        if task == "cn":
+            for role in ROLES:
+                m[role]["collision_breakdown"] = cn_collision_breakdown(role, a.episodes, a.seed)
         scores[task] = {"s_random": m["random"]["return_mean"], "s_expert": m["expert"]["return_mean"],
                         "episodes": a.episodes, "seed": a.seed, "noise_std": 0.1,
                         "return": "mean over team agents of each agent's summed individual (macca) rewards",
