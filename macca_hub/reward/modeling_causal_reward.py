@@ -64,11 +64,17 @@ class AgentMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.inp(x)
-        if h.dim() == 2:
-            h = h.unsqueeze(1) + self.agent  # broadcast the shared row to every agent
-        else:
-            h += self.agent  # in place: a Linear output is not needed by its backward
-        return self.body(h)
+        h = (h.unsqueeze(1) if h.dim() == 2 else h) + self.agent  # [B, n, H]; a shared row goes to every agent
+        if not len(self.body):
+            return h
+        # The body runs on 2-D rows, so every Linear output is a fresh tensor and the in-place activations
+        # never touch a view (autograd would copy the whole activation for each in-place op on a view).
+        # The first activation is out of place for that reason: h.reshape is a view.
+        first, rest = self.body[0], self.body[1:]
+        rows = h.reshape(-1, h.shape[-1])
+        rows = torch.relu(rows) if isinstance(first, nn.ReLU) else first(rows)
+        out = rest(rows)
+        return out.reshape(*h.shape[:-1], out.shape[-1])
 
     @property
     def last(self) -> nn.Linear:
@@ -180,9 +186,7 @@ class CausalRewardModel(nn.Module, HubMixin):
         """Mask logits over the (normalised) joint input, [B, n, D] (dynamic) or [1, n, D]; +inf for 'full'."""
         c = self.config
         if self.mask_net is not None:
-            z = self.mask_net(x)
-            z += self.mask_bias
-            return z
+            return self.mask_net(x) + self.mask_bias
         if self.mask_bias is not None:
             return self.mask_bias.unsqueeze(0)
         return x.new_full((1, c.n_agents, c.state_dim + c.action_dim), float("inf"))
