@@ -190,7 +190,7 @@ def pretrained_rewards(config: TrainPolicyConfig, info: dict[str, Any], n_rows: 
         record = {"source": str(run_dir / "reward_model"), "steps": config.reward_steps, "metrics": metrics}
     model.check_compatible(info)
     model.eval()
-    ds = ds.select_columns(["observations", "actions"]).with_format("numpy")
+    ds = ds.select_columns(["observations", "actions"]).with_format("arrow")  # no per-row Python objects
     if n_rows < len(ds):
         ds = ds.select(range(n_rows))
     mapped = ds.map(model.relabel, batched=True, batch_size=8192, keep_in_memory=True)
