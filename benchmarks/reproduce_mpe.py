@@ -67,16 +67,28 @@ def reward_model_for(dataset: str, reward_args: dict[str, Any], args: argparse.N
     return str(out)
 
 
+def relabeled_for(dataset: str, model_dir: str, args: argparse.Namespace, root: Path) -> str:
+    """``dataset`` relabelled once by ``model_dir`` (``macca-hub relabel``), shared by every seed and backbone."""
+    from macca_hub.reward.relabel import relabel_dataset
+
+    out = root / "relabeled" / Path(model_dir).name
+    if not (out / "meta" / "info.json").is_file():
+        relabel_dataset(dataset, model_dir, out, overwrite=True, progress=args.progress)
+    return str(out)
+
+
 def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Namespace,
             reward_args: dict[str, Any] | None = None, paradigm: str | None = None) -> dict[str, Any]:
     algo, reward = parse_method(method)
     paradigm = paradigm or args.paradigm
     reward_args = reward_args or {}
     reward_model = None
-    if reward == "macca" and paradigm == "pretrained":
+    train_on = dataset
+    if reward == "macca" and paradigm == "pretrained":  # the relabelled copy's macca_rewards column is the reward
         reward_model = reward_model_for(dataset, reward_args, args, out.parents[2])
-    cfg = TrainPolicyConfig(dataset=dataset, algo=algo, reward=reward, paradigm=paradigm, seed=seed,
-                            reward_model=reward_model, reward_args={} if reward_model else reward_args,
+        train_on = relabeled_for(dataset, reward_model, args, out.parents[2])
+    cfg = TrainPolicyConfig(dataset=train_on, algo=algo, reward=reward, paradigm=paradigm, seed=seed,
+                            reward_model=None, reward_args={} if reward_model else reward_args,
                             num_updates=args.num_updates, batch_size=args.batch_size, eval_every=args.eval_every,
                             eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                             output=str(out), resume=True, num_threads=args.threads, progress=args.progress,
@@ -145,6 +157,10 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="minutes: 1 seed, 300 updates of batch 256, 5 episodes")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False)
     args = p.parse_args()
+    if not args.progress:
+        import datasets
+
+        datasets.disable_progress_bars()
     if args.quick:
         args.seeds, args.num_updates, args.batch_size, args.eval_every = 1, 300, 256, 100
         args.eval_episodes, args.reward_steps, args.checkpoint_every = 5, 300, 0
