@@ -106,6 +106,31 @@ def test_macca_alternate_and_pretrained(tiny_cn: Path, tmp_path: Path) -> None:
                                        num_updates=5, output=str(tmp_path / "bad"), **FAST))
 
 
+def test_pretrained_rewards_from_model_and_from_relabeled_column_agree(tiny_cn: Path, tmp_path: Path) -> None:
+    """A dataset relabelled by ``macca-hub relabel`` trains on its ``macca_rewards`` column; the values equal
+    what the same model gives when it relabels inside ``train_policy`` (both read whole columns, not rows)."""
+    from macca_hub.algos.training import pretrained_rewards
+    from macca_hub.reward.configuration_causal_reward import CausalRewardConfig
+    from macca_hub.reward.modeling_causal_reward import CausalRewardModel
+    from macca_hub.reward.relabel import relabel_dataset
+
+    torch.manual_seed(0)
+    model = CausalRewardModel(CausalRewardConfig(n_agents=3, obs_dim=18, act_dim=2, hidden_sizes=(16,),
+                                                 mask_hidden_sizes=(16,)))
+    model.save_pretrained(tmp_path / "model")
+    relabeled = relabel_dataset("macca/mpe-cn-random", tmp_path / "model", tmp_path / "relabeled", progress=False)
+    info = json.loads((relabeled / "meta" / "info.json").read_text())
+    base = dict(reward="macca", paradigm="pretrained", **FAST)
+    from_model, rec_m = pretrained_rewards(TrainPolicyConfig(dataset="macca/mpe-cn-random",
+                                                             reward_model=str(tmp_path / "model"), **base),
+                                           info, 1000, tmp_path)
+    from_column, rec_c = pretrained_rewards(TrainPolicyConfig(dataset=str(relabeled), **base), info, 1000, tmp_path)
+    assert from_model.shape == from_column.shape == (1000, 3) and from_column.dtype == np.float32
+    np.testing.assert_allclose(from_column, from_model, rtol=1e-6, atol=1e-6)
+    assert "macca_rewards column" in rec_c["source"] and rec_m["source"] == str(tmp_path / "model")
+    assert np.std(from_column) > 0
+
+
 def test_cli(tiny_cn: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from macca_hub.cli import main
 
