@@ -49,6 +49,11 @@ def test_map_equals_direct_forward(tiny_cn: Path, cn_model: CausalRewardModel) -
     plain = ds.select(range(100)).map(cn_model.relabel, batched=True, batch_size=64)  # python-list batches
     np.testing.assert_allclose(np.asarray(plain["macca_rewards"], np.float32), direct[:100], rtol=1e-5, atol=1e-5)
     assert fast.column_names[-1] == "macca_rewards" and "team_reward" in fast.column_names
+    # The Arrow path keeps every column too (datasets replaces an Arrow batch by the returned table).
+    assert arrow.column_names == fast.column_names
+    assert arrow.features["macca_rewards"].length == 3  # fixed-size, like every array column of the format
+    again = arrow.with_format("arrow").map(cn_model.relabel, batched=True, batch_size=256)  # relabel twice: replaced
+    assert again.column_names == fast.column_names
 
 
 def test_map_with_num_proc_and_rank(tiny_cn: Path, cn_model: CausalRewardModel) -> None:

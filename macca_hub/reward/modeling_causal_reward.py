@@ -260,12 +260,15 @@ class CausalRewardModel(nn.Module, HubMixin):
         return self(observations, actions, hard=self.config.binarize).rewards
 
     # -- datasets.map --------------------------------------------------------------------------
-    def relabel(self, batch: Mapping[str, Any], rank: int | None = None) -> dict[str, np.ndarray]:
+    def relabel(self, batch: Any, rank: int | None = None) -> Any:
         """``ds.map(model.relabel, batched=True)``: adds ``macca_rewards`` [n_agents] float32.
 
         Reads the ``observations`` and ``actions`` columns (Python lists, numpy, torch or Arrow;
-        ``ds.with_format("arrow")`` is the fastest, as no row is turned into Python objects). With ``with_rank=True`` on a machine with GPUs, rank
-        r runs on ``cuda:(r % device_count)`` (each ``num_proc`` worker holds its own copy).
+        ``ds.with_format("arrow")`` is the fastest, as no row is turned into Python objects). An Arrow
+        batch comes back as the same table with the column appended (``datasets`` replaces an Arrow
+        batch by what the function returns, so returning only the new column would drop the others).
+        With ``with_rank=True`` on a machine with GPUs, rank r runs on ``cuda:(r % device_count)``
+        (each ``num_proc`` worker holds its own copy).
         """
         device = self.state_mean.device
         if rank is not None and torch.cuda.is_available():
@@ -276,7 +279,15 @@ class CausalRewardModel(nn.Module, HubMixin):
             obs = _as_tensor(batch["observations"], device)
             act = _as_tensor(batch["actions"], device)
             r = self.rewards(obs, act)
-        return {"macca_rewards": r.float().cpu().numpy()}
+        rewards = r.float().cpu().numpy()
+        import pyarrow as pa
+
+        if isinstance(batch, pa.Table):
+            column = pa.FixedSizeListArray.from_arrays(pa.array(rewards.reshape(-1)), rewards.shape[1])
+            if "macca_rewards" in batch.column_names:
+                return batch.set_column(batch.column_names.index("macca_rewards"), "macca_rewards", column)
+            return batch.append_column("macca_rewards", column)
+        return {"macca_rewards": rewards}
 
     def flops_per_row(self) -> int:
         """Multiply-add FLOPs of one row (all agents) at inference, for throughput targets."""
