@@ -118,19 +118,10 @@ def task_metrics(task: MPETask) -> dict[str, float]:
     if task.name == "cn":
         lm = MPETask._positions(task.world.landmarks)
         d = np.linalg.norm(lm[:, None] - pos[None], axis=-1).min(axis=1)
-        return {"occupied": float((d < 0.1).sum()), "collisions": float(team_contacts(task).sum() / 2)}
+        return {"occupied": float((d < 0.1).sum()), "collisions": float(task.team_contacts().sum() / 2)}
     opp = MPETask._positions(task.opponent_agents)
     touch = MPETask._touching(pos, opp, sizes, np.array([a.size for a in task.opponent_agents]))
     return {"captures": float(touch.any(axis=0).sum()), "touches": float(touch.sum())}
-
-
-def team_contacts(task: MPETask) -> np.ndarray:
-    """For each team agent, how many other team agents it touches now (``[n]``)."""
-    pos = MPETask._positions(task.team_agents)
-    sizes = np.array([a.size for a in task.team_agents])
-    touch = MPETask._touching(pos, pos, sizes, sizes)
-    np.fill_diagonal(touch, False)
-    return touch.sum(axis=1).astype(np.float32)
 
 
 def _actor_to_np(actor: StackedMLP, obs: np.ndarray) -> np.ndarray:
@@ -350,7 +341,7 @@ def train(config: MATD3Config) -> Path:
             log_team[e, t], log_opp[e, t], log_rew[e, t] = act, opp_act, res.individual_rewards
             rew = res.individual_rewards
             if config.contact_penalty:
-                rew = rew - config.contact_penalty * team_contacts(task)
+                rew = rew - config.contact_penalty * task.team_contacts().astype(np.float32)
             row = {"obs": obs, "act": act, "rew": rew, "next_obs": res.observations}
             if m:
                 row.update(opp_obs=o_obs, opp_act=opp_act, opp_rew=opponent_rewards(task), opp_next_obs=task._opp_obs)

@@ -77,7 +77,6 @@ def cn_collision_breakdown(role: str, episodes: int = 500, seed: int = 1_000, se
     import torch
 
     torch.set_num_threads(1)
-    from dataset_builders.matd3 import team_contacts
     from dataset_builders.policies import MLPPolicy, shipped_policy_dir
     from dataset_builders.recipes import COLLECTION_NOISE
     from macca_hub.tasks import MPETask, episode_seed, make_task
@@ -96,7 +95,7 @@ def cn_collision_breakdown(role: str, episodes: int = 500, seed: int = 1_000, se
         for t in range(task.max_steps):
             a = policy.act(obs) + rng.normal(0.0, COLLECTION_NOISE, size=(task.spec.n_agents, 2))
             obs = task.step(np.clip(a, -1, 1).astype(np.float32)).observations
-            c += float(team_contacts(task).sum() / 2) * (t >= settle)
+            c += float(task.team_contacts().sum() / 2) * (t >= settle)
         counts.append(c)
     cl, cnt = np.array(close), np.array(counts)
     return {"collisions_after_settle": float(cnt.mean()), "landmarks_close_share": float(cl.mean()),

@@ -172,6 +172,14 @@ class MPETask:
                           terminated=False, truncated=self.t >= self.max_steps)
 
     # -- helpers shared by the subclasses ------------------------------------------------------
+    def team_contacts(self) -> np.ndarray:
+        """For each team agent, how many other team agents it touches now (``[n_agents]``, int)."""
+        pos = self._positions(self.team_agents)
+        sizes = np.array([a.size for a in self.team_agents])
+        touch = self._touching(pos, pos, sizes, sizes)
+        np.fill_diagonal(touch, False)
+        return touch.sum(axis=1)
+
     @staticmethod
     def _positions(agents: list) -> np.ndarray:
         return np.array([a.state.p_pos for a in agents], dtype=np.float64)

@@ -24,7 +24,4 @@ class CooperativeNavigation(MPETask):
         landmarks = self._positions(self.world.landmarks)
         d_min = np.linalg.norm(landmarks[:, None, :] - pos[None, :, :], axis=-1).min(axis=1)
         coverage = np.minimum(1.0 / np.maximum(d_min, 1e-12), 10.0).sum()
-        sizes = np.array([a.size for a in agents])
-        touch = self._touching(pos, pos, sizes, sizes)
-        np.fill_diagonal(touch, False)
-        return coverage - 5.0 * touch.sum(axis=1)
+        return coverage - 5.0 * self.team_contacts()
