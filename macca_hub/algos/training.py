@@ -166,7 +166,7 @@ def pretrained_rewards(config: TrainPolicyConfig, info: dict[str, Any], n_rows: 
                        run_dir: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-agent rewards ``[N, n]`` relabelled once: a ``macca_rewards`` column already in the dataset (from
     ``macca-hub relabel``), else ``ds.map(model.relabel, batched=True)`` with a loaded or freshly trained model."""
-    from macca_hub.data.loading import load_columns, load_dataset
+    from macca_hub.data.loading import arrow_to_numpy, load_columns, load_dataset
     from macca_hub.reward.modeling_causal_reward import CausalRewardModel
 
     ds = load_dataset(config.dataset)
@@ -195,8 +195,7 @@ def pretrained_rewards(config: TrainPolicyConfig, info: dict[str, Any], n_rows: 
     if n_rows < len(ds):
         ds = ds.select(range(n_rows))
     mapped = ds.map(model.relabel, batched=True, batch_size=8192, keep_in_memory=True)
-    table = mapped.with_format("arrow")[:]  # one Arrow table: no per-row conversion
-    rewards = table.column("macca_rewards").combine_chunks().flatten().to_numpy().reshape(len(table), -1)
+    rewards = arrow_to_numpy(mapped.with_format("arrow")[:].column("macca_rewards"))  # no per-row conversion
     return rewards.astype(np.float32, copy=False), record
 
 
