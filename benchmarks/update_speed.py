@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.loop_baseline import LoopICQL, loop_round  # noqa: E402
 from macca_hub.algos import make_algorithm  # noqa: E402
 from macca_hub.algos.training import TrainingData  # noqa: E402
+from macca_hub.utils.memory import keep_freed_memory  # noqa: E402
 
 REFERENCE = {"icql": 9.5, "omar": 7.4, "omar+macca": 6.1}
 
@@ -138,13 +139,18 @@ def main() -> None:
     p.add_argument("--size", type=int, default=1_000_000, help="rows of the synthetic cn-shaped dataset")
     p.add_argument("--dataset", default=None, help="time on a real dataset instead (folder or repo id)")
     p.add_argument("--algos", nargs="+", default=["icql", "omar", "omar+macca", "maicq"])
+    p.add_argument("--default-allocator", action="store_true",
+                   help="leave glibc's malloc thresholds as they are (train-policy raises them: "
+                        "macca_hub.utils.memory), to measure what that is worth")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    kept = False if args.default_allocator else keep_freed_memory()
     torch.manual_seed(0)
     np.random.seed(0)
     cols = load(args.dataset, args.size)
     print(f"cn: {len(cols['team_reward'])} rows, 3 agents, batch {args.batch_size}, 64 hidden units, "
-          f"{args.threads} torch thread(s), {args.rounds} rounds x {args.repeats} interleaved repeats")
+          f"{args.threads} torch thread(s), {args.rounds} rounds x {args.repeats} interleaved repeats, "
+          f"freed memory {'kept in the heap' if kept else 'returned to the kernel (glibc default)'}")
     rows = []
     for spec in args.algos:
         name, macca = spec.split("+")[0], spec.endswith("+macca")

@@ -30,6 +30,7 @@ import torch
 
 from macca_hub.algos import ALGORITHMS, Batch, OfflineAlgorithm, make_algorithm
 from macca_hub.utils.configs import cfg, config_to_dict
+from macca_hub.utils.memory import keep_freed_memory
 
 REWARDS = ("team", "macca", "ground-truth")
 PARADIGMS = ("alternate", "pretrained")
@@ -283,6 +284,7 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
         raise ValueError("num_updates, batch_size, eval_every and eval_episodes must be positive.")
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    keep_freed_memory()  # every round reallocates the same large activations: no page faults for them
     run_dir = Path(config.output).expanduser() if config.output else default_output(config)
     results_path, ckpt_dir = run_dir / "results.json", run_dir / "checkpoint"
     if run_dir.exists():

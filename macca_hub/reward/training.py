@@ -27,6 +27,7 @@ from macca_hub.reward.configuration_causal_reward import GRAPHS, CausalRewardCon
 from macca_hub.reward.modeling_causal_reward import CausalRewardModel
 from macca_hub.utils.configs import cfg, config_to_dict
 from macca_hub.utils.io import OutputExistsError, read_json, write_json
+from macca_hub.utils.memory import keep_freed_memory
 
 STATE_NAME = "trainer_state.json"
 
@@ -153,6 +154,7 @@ def train_reward_model(config: RewardTrainingConfig) -> tuple[CausalRewardModel,
         raise ValueError(f"steps and batch_size must be positive, got {config.steps} and {config.batch_size}.")
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    keep_freed_memory()
     info, stats = dataset_meta(config.dataset)
     output = Path(config.output).expanduser() if config.output else default_output(info)
     if output.exists() and not (config.overwrite or config.resume):
