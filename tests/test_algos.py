@@ -164,3 +164,61 @@ def test_scalar_head_gradients_match_autograd() -> None:
     b = torch.randn(3, 1, 1, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(_ScalarHead.apply, (h, w, b))
     torch.testing.assert_close(_ScalarHead.apply(h, w, b), torch.baddbmm(b, h, w))
+
+
+def test_bf16_relu_on_int16_bits_equals_relu() -> None:
+    """The int16-view ReLU is bit-identical to torch.relu on bfloat16, signed zeros and infinities included."""
+    from macca_hub.algos.networks import relu_
+
+    x = torch.cat([torch.randn(4096) * 10, torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-40, -1e-40])])
+    b = x.bfloat16()
+    out = relu_(b.clone())
+    assert torch.equal(out.view(torch.int16), torch.relu(b).view(torch.int16).clamp_min(0))
+    assert torch.equal(out.float(), torch.relu(b).float())
+    torch.testing.assert_close(relu_(x.clone()), torch.relu(x))
+
+
+@pytest.mark.parametrize("members", [1, 2])
+@pytest.mark.parametrize("k", [None, 7])
+def test_twin_critics_inference_path_equals_autograd_path(members: int, k: int | None) -> None:
+    """Without gradients the critics take the split-first-layer path; it gives the autograd path's Q-values."""
+    torch.manual_seed(0)
+    critic = TwinCritics(3, OBS, ACT, hidden=32)
+    obs = torch.randn(3, 50, OBS)
+    acts = torch.rand(3, 50, ACT) * 2 - 1 if k is None else torch.rand(3, 50, k, ACT) * 2 - 1
+    with_grad = critic(obs, acts, members=members)
+    assert with_grad.requires_grad
+    with torch.no_grad():
+        fast = critic(obs, acts, members=members)
+    assert not fast.requires_grad and fast.shape == with_grad.shape
+    torch.testing.assert_close(fast, with_grad.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_autocast_keeps_q_values_float32_and_close() -> None:
+    """Under bf16 autocast the critics' matmuls run in bfloat16 but Q-values leave in float32, near fp32's."""
+    torch.manual_seed(0)
+    critic = TwinCritics(3, OBS, ACT, hidden=64)
+    obs, acts = torch.randn(3, 200, OBS), torch.rand(3, 200, 5, ACT) * 2 - 1
+    ref = critic(obs, acts).detach()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        train_q = critic(obs, acts)
+        with torch.no_grad():
+            fast_q = critic(obs, acts)
+    for q in (train_q, fast_q):
+        assert q.dtype == torch.float32
+        torch.testing.assert_close(q.detach(), ref, rtol=0, atol=0.05 * float(ref.abs().max()))
+    train_q.sum().backward()  # gradients reach the float32 weights in float32
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in critic.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_bf16_update_is_finite_and_learns(name: str) -> None:
+    """Every backbone updates under bf16 autocast: finite losses, float32 parameters that move."""
+    torch.manual_seed(0)
+    algo = make_algorithm(name, N_AGENTS, OBS, ACT, hidden=32)
+    before = [p.detach().clone() for p in algo.parameters()]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logs = algo.update(toy_batch(B=64))
+    assert all(torch.isfinite(v).all() for v in logs.values())
+    assert all(p.dtype == torch.float32 for p in algo.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, algo.parameters()))

@@ -143,17 +143,33 @@ def test_cli(tiny_cn: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert rc == 2 and "macca-hub build cn" in capsys.readouterr().err
 
 
+def test_mixed_precision_bf16_runs_and_is_recorded(tiny_cn: Path, tmp_path: Path) -> None:
+    """--mixed-precision bf16 trains MACCA-OMAR (alternate: causal step under autocast too); fp16 is refused."""
+    small = {"hidden_sizes": [32], "mask_hidden_sizes": [32]}
+    res = train_policy(TrainPolicyConfig(dataset="macca/mpe-cn-random", algo="omar", reward="macca",
+                                         paradigm="alternate", reward_args=small, mixed_precision="bf16", num_updates=5,
+                                         output=str(tmp_path / "bf16"), save_policy=False, **FAST))
+    point = res["curve"][-1]
+    assert res["config"]["mixed_precision"] == "bf16" and "--mixed-precision bf16" in res["command"]
+    assert all(np.isfinite(point[k]) for k in ("critic_loss", "actor_loss", "causal_loss", "return"))
+    with pytest.raises(ValueError, match="fp16"):
+        train_policy(TrainPolicyConfig(dataset="macca/mpe-cn-random", mixed_precision="fp16", num_updates=5,
+                                       output=str(tmp_path / "fp16"), **FAST))
+
+
 def _random_return(episodes: int = 10) -> float:
     rng = np.random.default_rng(0)
     return float(evaluate_policy(lambda obs: rng.uniform(-1, 1, (3, 2)), "cn", episodes, seed=0).mean())
 
 
-@pytest.mark.parametrize("algo", ["maicq", pytest.param("icql", marks=pytest.mark.slow),
-                                  pytest.param("omar", marks=pytest.mark.slow)])
-def test_brief_training_beats_random(algo: str, scripted_cn: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("algo,precision", [("maicq", "no"), ("maicq", "bf16"), pytest.param("icql", "no", marks=pytest.mark.slow),
+                                            pytest.param("omar", "no", marks=pytest.mark.slow),
+                                            pytest.param("omar", "bf16", marks=pytest.mark.slow)])
+def test_brief_training_beats_random(algo: str, precision: str, scripted_cn: Path, tmp_path: Path) -> None:
     """A few hundred updates on a tiny good dataset beat the uniform random team in the real task."""
     updates = 150 if algo == "maicq" else 300
     res = train_policy(TrainPolicyConfig(dataset=str(scripted_cn), algo=algo, num_updates=updates, batch_size=256,
+                                         mixed_precision=precision,
                                          eval_every=updates, eval_episodes=10, checkpoint_every=0, num_threads=1,
                                          progress=False, save_policy=False, output=str(tmp_path / algo)))
     assert res["final_return"] > 1.5 * _random_return(), (res["final_return"], _random_return())

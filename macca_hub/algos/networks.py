@@ -50,32 +50,70 @@ class StackedMLP(nn.Module):
 
 
 class StackedActor(StackedMLP):
-    """One deterministic tanh policy per agent: ``obs [n, ..., obs_dim] -> actions [n, ..., act_dim]``."""
+    """One deterministic tanh policy per agent: ``obs [n, ..., obs_dim] -> actions [n, ..., act_dim]``.
+
+    Always float32, also under bf16 autocast: actions feed the critics and the behaviour-cloning terms,
+    and the actor's matmuls are a small part of a round (3 x B rows against the critics' 6 x 11 x B).
+    """
 
     def __init__(self, n_agents: int, obs_dim: int, act_dim: int, hidden: int = 64, layers: int = 2) -> None:
         super().__init__(n_agents, obs_dim, act_dim, hidden, layers, output="tanh")
 
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
 
 class _ScalarHead(torch.autograd.Function):
-    """``h [m, R, H] @ w [m, H, 1] + b`` with the products laid out for speed on CPU.
+    """``h [m, R, H] @ w [m, H, 1] + b`` with the products laid out for speed on CPU; the output is float32.
 
     A batched matmul with one output column runs as a slow general GEMM (8-13 ms for 6 x 11k x 64
     rows on one core); the same products as a row-vector times matrix (forward, weight gradient) and
     a broadcast multiply (input gradient) take 2-4 ms. Same values up to float rounding.
+
+    Under bf16 autocast ``h`` arrives in bfloat16: the products run in ``h``'s dtype (accumulated in
+    float32 by the matmul) and the Q-values leave in float32, so TD errors and the CQL log-sum-exp are
+    float32 arithmetic. Dtypes are handled here explicitly, so the backward needs no autocast state.
     """
 
     @staticmethod
     def forward(ctx, h: Tensor, w: Tensor, b: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(h, w)
-        return torch.bmm(w.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2) + b
+        wc = w.to(h.dtype)
+        ctx.save_for_backward(h, wc)
+        ctx.weight_dtype = w.dtype
+        out = torch.bmm(wc.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
+        return out.to(b.dtype) + b
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:  # type: ignore[override]
-        h, w = ctx.saved_tensors
-        grad_h = grad * w.transpose(1, 2) if ctx.needs_input_grad[0] else None
-        grad_w = torch.bmm(grad.transpose(1, 2), h).transpose(1, 2) if ctx.needs_input_grad[1] else None
+        h, wc = ctx.saved_tensors
+        g = grad.to(h.dtype)
+        grad_h = g * wc.transpose(1, 2) if ctx.needs_input_grad[0] else None
+        grad_w = (torch.bmm(g.transpose(1, 2), h).transpose(1, 2).to(ctx.weight_dtype)
+                  if ctx.needs_input_grad[1] else None)
         grad_b = grad.sum(dim=1, keepdim=True) if ctx.needs_input_grad[2] else None
         return grad_h, grad_w, grad_b
+
+
+def compute_dtype(device: torch.device) -> torch.dtype:
+    """The dtype matmuls run in here: autocast's lower precision where it is on, else float32."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return torch.float32
+
+
+def relu_(h: Tensor) -> Tensor:
+    """In-place ReLU; on bfloat16 as an int16 clamp of the same bits (for inference, not autograd).
+
+    bfloat16 is sign-magnitude, so as int16 every negative value (sign bit set) is negative and every
+    positive one positive: ``clamp_min(0)`` on the int16 view zeroes exactly the negatives, bit for bit
+    what ``relu`` gives. CPU kernels widen bfloat16 to float32 for elementwise ops; the integer clamp
+    does not, and runs ~5x faster on the search's activations.
+    """
+    if h.dtype == torch.bfloat16:
+        h.view(torch.int16).clamp_min_(0)
+        return h
+    return h.relu_()
 
 
 class TwinCritics(nn.Module):
@@ -83,9 +121,13 @@ class TwinCritics(nn.Module):
 
     Member ``k * n_agents + i`` is critic ``k`` (0 or 1) of agent ``i``. K candidate actions per
     observation (CQL samples, OMAR's zeroth-order search) are K rows of one batched matmul per layer.
-    (Splitting the first layer into an observation part computed once and an action part per
-    candidate saves multiply-adds but measured slower on CPU: the 2-wide action product and the
-    broadcast add are memory-bound passes over the whole activation.)
+
+    With gradients (the critic loss) the first layer is one matmul over ``(obs, action)`` rows: splitting
+    it into an observation part shared by the K candidates and a per-candidate action part saves
+    multiply-adds, but its backward then reads the activation gradient twice and measured slower on CPU.
+    Without gradients (target critics, OMAR's search) only the forward runs, and there the split wins:
+    the observation part is computed once per observation, the action part is accumulated into its
+    broadcast copy in place (:meth:`_inference`).
     """
 
     def __init__(self, n_agents: int, obs_dim: int, act_dim: int, hidden: int = 64, layers: int = 2) -> None:
@@ -97,14 +139,19 @@ class TwinCritics(nn.Module):
         """Q-values of ``actions``.
 
         ``obs [n, B, obs_dim]``; ``actions [n, B, act_dim]`` or ``[n, B, K, act_dim]`` (K candidates per
-        observation). Returns ``[members, n, B]`` or ``[members, n, B, K]``; ``members=1`` evaluates only
-        the first critic of each agent. ``detach=True`` stops gradients into the critic weights (the
-        actor's loss needs only d Q / d action), which skips computing unused weight gradients.
+        observation). Returns ``[members, n, B]`` or ``[members, n, B, K]`` (float32 also under autocast);
+        ``members=1`` evaluates only the first critic of each agent. ``detach=True`` stops gradients into
+        the critic weights (the actor's loss needs only d Q / d action), which skips computing unused
+        weight gradients.
         """
         n, m = self.n_agents, members * self.n_agents
         many = actions.dim() == 4
         acts = actions if many else actions.unsqueeze(2)
         B, K = acts.shape[1], acts.shape[2]
+        if not (torch.is_grad_enabled() and (obs.requires_grad or acts.requires_grad or
+                                             (not detach and self.net.layers[0].weight.requires_grad))):
+            q = self._inference(obs, acts, members)
+            return q if many else q.squeeze(-1)
         params = [(lay.weight[:m], lay.bias[:m]) for lay in self.net.layers]
         if detach:
             params = [(w.detach(), b.detach()) for w, b in params]
@@ -115,6 +162,25 @@ class TwinCritics(nn.Module):
         h = _ScalarHead.apply(h, *params[-1])
         q = h.reshape(members, n, B, K)
         return q if many else q.squeeze(-1)
+
+    @torch.no_grad()
+    def _inference(self, obs: Tensor, acts: Tensor, members: int) -> Tensor:
+        """Forward only, ``[members, n, B, K]``: the first layer split into observation and action parts."""
+        n, B, K, A = acts.shape
+        m, od = members * n, self.obs_dim
+        dt = compute_dtype(obs.device)
+        first, hidden, last = self.net.layers[0], self.net.layers[1:-1], self.net.layers[-1]
+        w1 = first.weight[:m].to(dt)
+        o = obs.to(dt).repeat(members, 1, 1)  # [m, B, obs]
+        h = torch.baddbmm(first.bias[:m].to(dt), o, w1[:, :od])  # observation part, once per observation
+        if K > 1:
+            h = h.unsqueeze(2).expand(m, B, K, h.shape[-1]).reshape(m, B * K, -1)  # a fresh copy, written in place below
+        a = acts.to(dt).reshape(1, n, B * K, A).expand(members, n, B * K, A).reshape(m, B * K, A)
+        h = relu_(h.baddbmm_(a, w1[:, od:]))
+        for lay in hidden:
+            h = relu_(torch.baddbmm(lay.bias[:m].to(dt), h, lay.weight[:m].to(dt)))
+        q = torch.bmm(last.weight[:m].to(dt).transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
+        return (q.float() + last.bias[:m]).reshape(members, n, B, K)
 
 
 def soft_update_(target: nn.Module, source: nn.Module, rate: float) -> None:

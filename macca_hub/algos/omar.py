@@ -50,11 +50,13 @@ class OMAR(ICQL):
         n, B, _ = obs.shape
         mu = torch.full((n, B, 1, self.act_dim), c.omar_mu, device=obs.device)
         sigma = torch.full_like(mu, c.omar_sigma)
-        for _ in range(c.omar_iters):
-            samples = (mu + sigma * torch.randn(n, B, c.omar_samples, self.act_dim, device=obs.device)).clamp(-1, 1)
+        noise = torch.randn(c.omar_iters, n, B, c.omar_samples, self.act_dim, device=obs.device)  # one call for all
+        for it in range(c.omar_iters):
+            samples = (mu + sigma * noise[it]).clamp(-1, 1)
             q = self.critic(obs, samples, members=1)[0]  # [n, B, K]
-            w = torch.softmax(q, dim=-1).unsqueeze(-1)
-            mu = (w * samples).sum(dim=2, keepdim=True)
+            # softmax over K written out: torch.softmax over a last axis of ~10 runs ~3x slower on CPU
+            e = (q - q.amax(dim=-1, keepdim=True)).exp_().unsqueeze(-1)
+            mu = (e * samples).sum(dim=2, keepdim=True) / e.sum(dim=2, keepdim=True)
             sigma = (samples - mu).pow(2).mean(dim=2, keepdim=True).sqrt()
         best_q, best = q.max(dim=-1)
         best_a = samples.gather(2, best[..., None, None].expand(n, B, 1, self.act_dim)).squeeze(2)
