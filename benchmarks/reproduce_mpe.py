@@ -92,7 +92,8 @@ def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Name
                             num_updates=args.num_updates, batch_size=args.batch_size, eval_every=args.eval_every,
                             eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                             output=str(out), resume=True, num_threads=args.threads, progress=args.progress,
-                            save_policy=True, max_transitions=args.max_transitions)
+                            save_policy=True, max_transitions=args.max_transitions,
+                            mixed_precision=args.mixed_precision)
     t = time.perf_counter()
     res = train_policy(cfg)
     score = res["final_score"]
@@ -154,6 +155,8 @@ def main() -> None:
     p.add_argument("--ablation-algo", default="omar", help="backbone of the ablation runs (default omar)")
     p.add_argument("--out", default=None, help="results folder (default: $MACCA_HUB_HOME/runs/reproduce)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    p.add_argument("--mixed-precision", default="no", choices=["no", "bf16"],
+                   help="precision of the policy updates (train-policy --mixed-precision)")
     p.add_argument("--quick", action="store_true", help="minutes: 1 seed, 300 updates of batch 256, 5 episodes")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False)
     args = p.parse_args()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loop_baseline import LoopICQL, loop_round  # noqa: E402
 from macca_hub.algos import make_algorithm  # noqa: E402
-from macca_hub.algos.training import TrainingData  # noqa: E402
+from macca_hub.algos.training import TrainingData, update_round  # noqa: E402
 from macca_hub.utils.memory import keep_freed_memory  # noqa: E402
 
 REFERENCE = {"icql": 9.5, "omar": 7.4, "omar+macca": 6.1}
@@ -62,24 +62,15 @@ def causal_model(stats_from: dict[str, np.ndarray]):
     return model.train(), torch.optim.Adam(model.parameters(), lr=3e-4)
 
 
-def batched_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool):
+def batched_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool, bf16: bool = False):
+    """A round exactly as ``train-policy`` runs it (``update_round``), in float32 or under bf16 autocast."""
     algo = make_algorithm(name, 3, 18, 2, task="cn", quality="expert")
     data = TrainingData(cols, None, torch.device("cpu"))
-    causal = causal_model(cols) if macca else None
-    needs_next = getattr(algo, "needs_next_actions", False)
+    model, opt = causal_model(cols) if macca else (None, None)
 
     def round_() -> None:
-        idx = data.sample(batch, torch.device("cpu"))
-        rewards = None
-        if causal is not None:
-            model, opt = causal
-            obs, act = data.obs.index_select(1, idx).transpose(0, 1), data.actions.index_select(1, idx).transpose(0, 1)
-            loss, _ = model.loss(obs, act, data.team_reward[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            rewards = model.rewards(obs, act).transpose(0, 1).contiguous()
-        algo.update(data.batch(idx, rewards, next_actions=needs_next))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            update_round(algo, data, data.sample(batch, torch.device("cpu")), model, opt)
 
     return round_
 
@@ -90,23 +81,26 @@ def loop_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool)
     return lambda: loop_round(algo, cols, batch, causal)
 
 
-def matmul_floor_runner(name: str, batch: int, n: int = 3, hidden: int = 64, cql_samples: int = 10,
-                        iters: int = 3, samples: int = 10):
-    """Only the hidden-layer (hidden x hidden) matmuls one round of ``name`` cannot avoid, at full efficiency.
+def matmul_floor_runner(name: str, batch: int, macca: bool = False, dtype: torch.dtype = torch.float32,
+                        n: int = 3, hidden: int = 64, cql_samples: int = 10, iters: int = 3, samples: int = 10):
+    """Only the hidden-layer matmuls one round of ``name`` cannot avoid, at full efficiency, in ``dtype``.
 
     Every implementation of the same estimator must run at least these: the critics' forward and both
     backward products on the data and CQL rows of both critics of every agent, the target critics on the
     next observations, the actor and its Q_1 pass (input gradient only), and for OMAR the Q_1 forward
-    passes of the zeroth-order search. Timed as single contiguous ``bmm`` calls (no bias, no activations,
-    no sampling), so ``1 / time`` bounds the rounds/s of any implementation on this machine from above.
+    passes of the zeroth-order search. With ``macca`` also the causal reward model's (paper sizes: psi_r
+    3 x 256, psi_g 2 x 256, on 3 agents x B rows): its forward, both backward products and the forward
+    that relabels the batch, every layer but the input layers' input gradients. Timed as single contiguous
+    ``bmm`` calls (no bias, no activations, no sampling), so ``1 / time`` bounds the rounds/s of any
+    implementation on this machine from above.
     """
     m = 2 * n  # twin critics of every agent
     critic_rows, search_rows = batch * (1 + cql_samples), batch * iters * samples if name == "omar" else 0
     mats = []
 
-    def add(members: int, rows: int, products: int) -> None:
+    def add(members: int, rows: int, products: int, k: int = hidden, out: int = hidden) -> None:
         for _ in range(products):
-            mats.append((torch.randn(members, rows, hidden), torch.randn(members, hidden, hidden)))
+            mats.append((torch.randn(members, rows, k, dtype=dtype), torch.randn(members, k, out, dtype=dtype)))
 
     add(m, critic_rows, 3)  # critic forward, grad of input, grad of weight
     add(m, batch, 1)  # target critics (no grad)
@@ -115,6 +109,14 @@ def matmul_floor_runner(name: str, batch: int, n: int = 3, hidden: int = 64, cql
         add(n, search_rows, 1)
     if name == "maicq":  # MA-ICQ has no CQL samples: the critics see only the data rows
         mats = [(x[:, :batch] if x.shape[1] == critic_rows else x, w) for x, w in mats]
+    if macca:
+        d, wide, rows = n * 18 + n * 2, 256, n * batch
+        add(1, rows, 3 * 2 + 1, wide, wide)  # psi_r's two 256x256 layers: forward, 2 backward, relabel forward
+        add(1, rows, 3 * 2 + 1, wide, wide)
+        add(1, rows, 2 + 1, d, wide)  # psi_r input layer (forward, weight grad, relabel)
+        add(1, rows, 3 + 1, wide, wide)  # psi_g's 256x256 layer
+        add(1, rows, 3 + 1, wide, d)  # psi_g's output layer (mask logits)
+        add(1, batch, 2 + 1, d, wide)  # psi_g's input layer, shared by the agents
 
     def round_() -> None:
         for x, w in mats:
@@ -150,38 +152,43 @@ def main() -> None:
     cols = load(args.dataset, args.size)
     print(f"cn: {len(cols['team_reward'])} rows, 3 agents, batch {args.batch_size}, 64 hidden units, "
           f"{args.threads} torch thread(s), {args.rounds} rounds x {args.repeats} interleaved repeats, "
-          f"freed memory {'kept in the heap' if kept else 'returned to the kernel (glibc default)'}")
+          f"freed memory {'kept in the heap' if kept else 'returned to the kernel (glibc default)'}; "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
     rows = []
     for spec in args.algos:
         name, macca = spec.split("+")[0], spec.endswith("+macca")
-        ours = batched_runner(name, cols, args.batch_size, macca)
-        loop = loop_runner(name, cols, args.batch_size, macca) if name in ("icql", "omar") else None
-        floor = matmul_floor_runner(name, args.batch_size)
-        ours(), floor(), loop() if loop else None  # warm-up
-        t_ours, t_loop, t_floor = [], [], []
+        runners = {"fp32": batched_runner(name, cols, args.batch_size, macca),
+                   "bf16": batched_runner(name, cols, args.batch_size, macca, bf16=True),
+                   "bound fp32": matmul_floor_runner(name, args.batch_size, macca),
+                   "bound bf16": matmul_floor_runner(name, args.batch_size, macca, torch.bfloat16)}
+        if name in ("icql", "omar"):
+            runners["loop"] = loop_runner(name, cols, args.batch_size, macca)
+        for fn in runners.values():
+            fn()  # warm-up
+        times: dict[str, list[float]] = {k: [] for k in runners}
         for _ in range(args.repeats):
-            if loop:
-                t_loop.append(rounds_per_s(loop, args.rounds))
-            t_ours.append(rounds_per_s(ours, args.rounds))
-            t_floor.append(rounds_per_s(floor, args.rounds))
-        o, fl = statistics.median(t_ours), statistics.median(t_floor)
-        lp = statistics.median(t_loop) if t_loop else None
-        ref = REFERENCE.get(spec)
-        rows.append((spec, o, lp, fl, ref))
-        print(f"  {spec:<11} batched {o:7.2f} rounds/s | per-agent loop {lp if lp else float('nan'):7.2f} rounds/s | "
-              f"ratio {o / lp if lp else float('nan'):5.2f}x | matmul bound {fl:7.2f} rounds/s", flush=True)
+            for key, fn in runners.items():
+                times[key].append(rounds_per_s(fn, args.rounds))
+        r = {k: statistics.median(v) for k, v in times.items()}
+        rows.append((spec, r, REFERENCE.get(spec)))
+        lp = r.get("loop")
+        print(f"  {spec:<11} fp32 {r['fp32']:6.2f} | bf16 {r['bf16']:6.2f} | per-agent loop "
+              f"{lp if lp else float('nan'):6.2f} rounds/s | ratios {r['fp32'] / lp if lp else float('nan'):4.2f}x / "
+              f"{r['bf16'] / lp if lp else float('nan'):4.2f}x | matmul bound {r['bound fp32']:6.1f} / "
+              f"{r['bound bf16']:6.1f} rounds/s", flush=True)
     print()
-    print("| algorithm | batched (rounds/s) | per-agent loop, same run (rounds/s) | ratio | matmul bound (rounds/s) | "
-          "highest possible ratio | batched / bound | reference figure | target (5x reference) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for spec, o, lp, fl, ref in rows:
-        ratio = f"{o / lp:.2f}x" if lp else "n/a"
-        best = f"{fl / lp:.2f}x" if lp else "n/a"
-        print(f"| {spec} | {o:.2f} | {f'{lp:.2f}' if lp else 'n/a'} | {ratio} | {fl:.2f} | {best} | {o / fl:.2f} | "
-              f"{ref if ref else 'n/a'} | {5 * ref if ref else 'n/a'} |")
-    print("\nmatmul bound: only the hidden-layer matmuls a round of the same estimator must run, timed alone in "
-          "this run; no implementation on this machine can exceed it, so 'highest possible ratio' caps the "
-          "speed-up over the per-agent loop.")
+    print("| algorithm | fp32 (rounds/s) | bf16 autocast (rounds/s) | per-agent loop, fp32, same run | fp32 / loop | "
+          "bf16 / loop | matmul bound fp32 / bf16 | reference figure | 5x reference | bf16 / reference |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for spec, r, ref in rows:
+        lp = r.get("loop")
+        ratio = (lambda x: f"{x / lp:.2f}x") if lp else (lambda x: "n/a")
+        vs_ref = f"{r['bf16'] / ref:.2f}x" if ref else "n/a"
+        print(f"| {spec} | {r['fp32']:.2f} | {r['bf16']:.2f} | {f'{lp:.2f}' if lp else 'n/a'} | {ratio(r['fp32'])} | "
+              f"{ratio(r['bf16'])} | {r['bound fp32']:.1f} / {r['bound bf16']:.1f} | {ref if ref else 'n/a'} | "
+              f"{5 * ref if ref else 'n/a'} | {vs_ref} |")
+    print("\nmatmul bound: only the matmuls a round of the same estimator must run (with +macca the causal model's "
+          "too), timed alone in this run in that dtype; no implementation on this machine can exceed it.")
 
 
 if __name__ == "__main__":

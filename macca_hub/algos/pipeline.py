@@ -35,6 +35,8 @@ class MainJobConfig:
     eval_episodes: int = cfg(10, help="episodes per evaluation")
     seed: int = cfg(0, help="seed of every stage")
     num_threads: int | None = cfg(None, help="torch CPU threads (default: torch's choice)")
+    mixed_precision: str = cfg("no", choices=["no", "bf16"], help="precision of the policy updates (train-policy "
+                                                                 "--mixed-precision)")
     progress: bool = cfg(True, help="show progress bars")
 
 
@@ -83,7 +85,8 @@ def run_main_job(config: MainJobConfig) -> dict[str, Any]:
     results = {}
     common = dict(dataset=str(data), algo="omar", num_updates=config.policy_updates, batch_size=config.batch_size,
                   eval_every=config.eval_every, eval_episodes=config.eval_episodes, seed=config.seed, overwrite=True,
-                  checkpoint_every=0, num_threads=config.num_threads, progress=config.progress)
+                  checkpoint_every=0, num_threads=config.num_threads, progress=config.progress,
+                  mixed_precision=config.mixed_precision)
     print(f"{stamp()} [4/5] train MACCA-OMAR and OMAR (team reward): {config.policy_updates} rounds each")
     results["macca-omar"] = train_policy(TrainPolicyConfig(
         reward="macca", paradigm="pretrained", reward_model=metrics["output"],

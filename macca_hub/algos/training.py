@@ -23,7 +23,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -129,6 +129,25 @@ class TrainingData:
             next_actions=self.next_actions.index_select(1, idx) if next_actions else None,
             has_next=self.has_next[idx] if next_actions else None,
         )
+
+
+def update_round(algo: OfflineAlgorithm, data: TrainingData, idx: torch.Tensor, causal: Any = None,
+                 causal_opt: torch.optim.Optimizer | None = None,
+                 backward: Callable[[torch.Tensor], None] = torch.Tensor.backward) -> dict[str, torch.Tensor]:
+    """One round on the rows ``idx``: with a causal model (alternate paradigm) first one step of it on the
+    batch's team reward, then its per-agent rewards for the batch; then one step of every agent's critics
+    and actor. Returns detached losses (no host sync)."""
+    rewards, logs = None, {}
+    if causal is not None:
+        obs, act = data.obs.index_select(1, idx).transpose(0, 1), data.actions.index_select(1, idx).transpose(0, 1)
+        loss, _ = causal.loss(obs, act, data.team_reward[idx])
+        causal_opt.zero_grad(set_to_none=True)
+        backward(loss)
+        causal_opt.step()
+        rewards = causal.rewards(obs, act).transpose(0, 1).contiguous()  # [n, B], float32
+        logs["causal_loss"] = loss.detach()
+    logs.update(algo.update(data.batch(idx, rewards, next_actions=getattr(algo, "needs_next_actions", False))))
+    return logs
 
 
 COLUMNS = ["episode_index", "step", "observations", "actions", "team_reward", "next_observations", "terminated"]
@@ -365,7 +384,6 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
     task = make_task(info["task"])
     refs = reference_scores(info)
     per_proc = max(1, config.batch_size // world)
-    needs_next = getattr(algo, "needs_next_actions", False)
     main = accelerator.is_main_process
     bar = tqdm(total=config.num_updates, initial=start, disable=not (config.progress and main), dynamic_ncols=True,
                desc=f"{config.algo}/{config.reward}", file=sys.stderr)
@@ -378,18 +396,8 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     for u in range(start, config.num_updates):
         idx = data.sample(per_proc, dev)
-        batch_rewards = None
         with autocast:
-            if causal is not None:
-                b_obs = data.obs.index_select(1, idx).transpose(0, 1)
-                b_act = data.actions.index_select(1, idx).transpose(0, 1)
-                c_loss, _ = causal.loss(b_obs, b_act, data.team_reward[idx])
-                causal_opt.zero_grad(set_to_none=True)
-                accelerator.backward(c_loss)
-                causal_opt.step()
-                batch_rewards = causal.rewards(b_obs, b_act).float().transpose(0, 1).contiguous()
-                logs["causal_loss"] = c_loss.detach()
-            logs.update(algo.update(data.batch(idx, batch_rewards, next_actions=needs_next)))
+            logs.update(update_round(algo, data, idx, causal, causal_opt, accelerator.backward))
         done = u + 1
         if done % config.eval_every == 0 or done == config.num_updates:
             if main:
