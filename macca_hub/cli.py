@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     verb = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(verb if verb in COMMANDS else None)
     args = parser.parse_args(argv)
+    from macca_hub.utils.memory import keep_freed_memory
+
+    keep_freed_memory()  # the command owns its process: large batches reuse heap pages (no page fault per batch)
     try:
         return int(args._run(args) or 0)
     except (ValueError, FileNotFoundError, FileExistsError, KeyError) as err:

@@ -10,8 +10,9 @@ round; ``benchmarks/update_speed.py`` measures it).
 
 ``keep_freed_memory()`` raises both thresholds once, so those blocks come from the heap and go back to
 it. The process's resident memory then stays at its peak instead of shrinking between rounds, which a
-training process wants anyway. Only the training entry points call it (they own their process); a
-library import never changes the allocator.
+training process wants anyway. Only entry points that own their process call it (the ``macca-hub``
+command, ``train_policy``, ``train_reward_model``); a library import never changes the allocator. Call it
+yourself before a long loop of your own (``ds.map(model.relabel, ...)`` over a large dataset, say).
 """
 
 from __future__ import annotations
