@@ -155,9 +155,14 @@ class TwinCritics(nn.Module):
         params = [(lay.weight[:m], lay.bias[:m]) for lay in self.net.layers]
         if detach:
             params = [(w.detach(), b.detach()) for w, b in params]
-        x = torch.cat([obs.unsqueeze(2).expand(n, B, K, obs.shape[-1]), acts], dim=-1)  # [n, B, K, in]
+        ones = obs.new_ones(n, B, K, 1)
+        x = torch.cat([obs.unsqueeze(2).expand(n, B, K, obs.shape[-1]), acts, ones], dim=-1)  # [n, B, K, in + 1]
         h = x.reshape(1, n, B * K, -1).expand(members, n, B * K, x.shape[-1]).reshape(m, B * K, -1)
-        for w, b in params[:-1]:
+        (w1, b1), hidden = params[0], params[1:-1]
+        # The first layer's bias rides in the matmul as a row against the ones column: no bias copy into the
+        # output and no separate bias-gradient reduction (each a pass over the largest activation).
+        h = torch.bmm(h, torch.cat([w1, b1], dim=1)).relu_()
+        for w, b in hidden:
             h = torch.baddbmm(b, h, w).relu_()  # in place on a fresh matmul output (not a view): no autograd copies
         h = _ScalarHead.apply(h, *params[-1])
         q = h.reshape(members, n, B, K)
