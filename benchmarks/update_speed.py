@@ -30,6 +30,7 @@ from benchmarks.loop_baseline import LoopICQL, loop_round  # noqa: E402
 from macca_hub.algos import make_algorithm  # noqa: E402
 from macca_hub.algos.training import TrainingData, update_round  # noqa: E402
 from macca_hub.utils.memory import keep_freed_memory  # noqa: E402
+from macca_hub.utils.optim import adam  # noqa: E402
 
 REFERENCE = {"icql": 9.5, "omar": 7.4, "omar+macca": 6.1}
 
@@ -59,7 +60,7 @@ def causal_model(stats_from: dict[str, np.ndarray]):
     model.set_normalization({"observations": {"mean": obs.mean(0).ravel(), "std": obs.std(0).ravel()},
                              "actions": {"mean": act.mean(0).ravel(), "std": act.std(0).ravel()},
                              "team_reward": {"mean": float(r.mean()), "std": float(r.std())}})
-    return model.train(), torch.optim.Adam(model.parameters(), lr=3e-4)
+    return model.train(), adam(model.parameters(), 3e-4)
 
 
 def batched_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool, bf16: bool = False):

@@ -178,10 +178,13 @@ def test_bf16_relu_on_int16_bits_equals_relu() -> None:
     torch.testing.assert_close(relu_(x.clone()), torch.relu(x))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("members", [1, 2])
 @pytest.mark.parametrize("k", [None, 7])
-def test_twin_critics_inference_path_equals_autograd_path(members: int, k: int | None) -> None:
-    """Without gradients the critics take the split-first-layer path; it gives the autograd path's Q-values."""
+def test_twin_critics_inference_path_equals_autograd_path(members: int, k: int | None, threads: int) -> None:
+    """Without gradients the critics take the split-first-layer path (with 2 threads and an odd member count
+    also rows halved for balance); it gives the autograd path's Q-values."""
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     critic = TwinCritics(3, OBS, ACT, hidden=32)
     obs = torch.randn(3, 50, OBS)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from macca_hub.algos.networks import StackedActor, TwinCritics, clip_grad_norm_per_member_, soft_update_
 from macca_hub.utils.configs import cfg
+from macca_hub.utils.optim import adam
 
 #: Per-dataset settings of the published OMAR code (cql_alpha, omar_coe) for the MPE tasks; these are the
 #: defaults whenever ``alpha`` / ``tau`` are left unset. Task names are ours (cn, pp, world).
@@ -80,8 +81,8 @@ class OfflineAlgorithm(nn.Module):
         self.target_critic.load_state_dict(self.critic.state_dict())
         for p in (*self.target_actor.parameters(), *self.target_critic.parameters()):
             p.requires_grad_(False)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.lr)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
+        self.critic_opt = adam(self.critic.parameters(), config.lr)
+        self.actor_opt = adam(self.actor.parameters(), config.lr)
         #: Hook applied to every gradient before a step (multi-process training averages them here).
         self.grad_hook: Callable[[list[nn.Parameter]], None] | None = None
 

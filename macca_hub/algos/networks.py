@@ -116,6 +116,27 @@ def relu_(h: Tensor) -> Tensor:
     return h.relu_()
 
 
+class _ReLUInPlace(torch.autograd.Function):
+    """In-place ReLU for autograd that uses :func:`relu_` (the int16 clamp on bfloat16 activations)."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor) -> Tensor:  # type: ignore[override]
+        out = relu_(z)
+        ctx.mark_dirty(z)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, out, 0)
+
+
+def relu_train_(z: Tensor) -> Tensor:
+    """``z.relu_()`` with autograd; on bfloat16 through the int16 clamp (a pass ~2x cheaper there)."""
+    return _ReLUInPlace.apply(z) if z.dtype == torch.bfloat16 else z.relu_()
+
+
 class TwinCritics(nn.Module):
     """Twin Q-functions of every agent as one ensemble of ``2 * n_agents`` members on ``(o_i, a_i)``.
 
@@ -161,9 +182,9 @@ class TwinCritics(nn.Module):
         (w1, b1), hidden = params[0], params[1:-1]
         # The first layer's bias rides in the matmul as a row against the ones column: no bias copy into the
         # output and no separate bias-gradient reduction (each a pass over the largest activation).
-        h = torch.bmm(h, torch.cat([w1, b1], dim=1)).relu_()
+        h = relu_train_(torch.bmm(h, torch.cat([w1, b1], dim=1)))
         for w, b in hidden:
-            h = torch.baddbmm(b, h, w).relu_()  # in place on a fresh matmul output (not a view): no autograd copies
+            h = relu_train_(torch.baddbmm(b, h, w))  # in place on a fresh matmul output (not a view): no autograd copies
         h = _ScalarHead.apply(h, *params[-1])
         q = h.reshape(members, n, B, K)
         return q if many else q.squeeze(-1)
@@ -181,11 +202,20 @@ class TwinCritics(nn.Module):
         if K > 1:
             h = h.unsqueeze(2).expand(m, B, K, h.shape[-1]).reshape(m, B * K, -1)  # a fresh copy, written in place below
         a = acts.to(dt).reshape(1, n, B * K, A).expand(members, n, B * K, A).reshape(m, B * K, A)
-        h = relu_(h.baddbmm_(a, w1[:, od:]))
+        # An odd number of members (3 agents' first critics in OMAR's search) splits unevenly over 2 threads:
+        # halve each member's rows so the batched matmuls hand every thread the same work (fp32: 1.5x faster).
+        split = 2 if m % 2 and (B * K) % 2 == 0 and torch.get_num_threads() % 2 == 0 else 1
+        rows = (m * split, B * K // split)
+
+        def per_part(t: Tensor) -> Tensor:
+            return t.repeat_interleave(split, dim=0) if split > 1 else t
+
+        h, a = h.view(*rows, -1), a.reshape(*rows, A)
+        h = relu_(h.baddbmm_(a, per_part(w1[:, od:])))
         for lay in hidden:
-            h = relu_(torch.baddbmm(lay.bias[:m].to(dt), h, lay.weight[:m].to(dt)))
-        q = torch.bmm(last.weight[:m].to(dt).transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
-        return (q.float() + last.bias[:m]).reshape(members, n, B, K)
+            h = relu_(torch.baddbmm(per_part(lay.bias[:m].to(dt)), h, per_part(lay.weight[:m].to(dt))))
+        q = torch.bmm(per_part(last.weight[:m].to(dt)).transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
+        return (q.reshape(m, B * K, 1).float() + last.bias[:m]).reshape(members, n, B, K)
 
 
 def soft_update_(target: nn.Module, source: nn.Module, rate: float) -> None:

@@ -31,6 +31,7 @@ import torch
 from macca_hub.algos import ALGORITHMS, Batch, OfflineAlgorithm, make_algorithm
 from macca_hub.utils.configs import cfg, config_to_dict
 from macca_hub.utils.memory import keep_freed_memory
+from macca_hub.utils.optim import adam
 
 REWARDS = ("team", "macca", "ground-truth")
 PARADIGMS = ("alternate", "pretrained")
@@ -365,7 +366,7 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
             causal = CausalRewardModel(reward_model_config(info, config.reward_args))
             causal.set_normalization(meta(config.dataset)[1])
         causal = causal.to(dev).train()
-        causal_opt = accelerator.prepare(torch.optim.Adam(causal.parameters(), lr=config.reward_lr))
+        causal_opt = accelerator.prepare(adam(causal.parameters(), config.reward_lr))
         accelerator.register_for_checkpointing(causal)
         reward_record = {"source": config.reward_model or "trained jointly (alternate)",
                          "config": config_to_dict(causal.config)}

@@ -28,6 +28,7 @@ from macca_hub.reward.modeling_causal_reward import CausalRewardModel
 from macca_hub.utils.configs import cfg, config_to_dict
 from macca_hub.utils.io import OutputExistsError, read_json, write_json
 from macca_hub.utils.memory import keep_freed_memory
+from macca_hub.utils.optim import adam
 
 STATE_NAME = "trainer_state.json"
 
@@ -181,7 +182,7 @@ def train_reward_model(config: RewardTrainingConfig) -> tuple[CausalRewardModel,
     obs_ev, act_ev, rew_ev = tensors(~is_train)
     del cols
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = adam(model.parameters(), config.lr)
     model, optimizer = accelerator.prepare(model, optimizer)
     unwrapped: CausalRewardModel = accelerator.unwrap_model(model)
 
