@@ -9,6 +9,7 @@ elementwise, one optimizer over the stacked tensors is exactly one optimizer per
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -136,8 +137,9 @@ class TwinCritics(nn.Module):
         params = [(lay.weight[:m], lay.bias[:m]) for lay in self.net.layers]
         if detach:
             params = [(w.detach(), b.detach()) for w, b in params]
-        ones = obs.new_ones(n, B, K, 1)
-        x = torch.cat([obs.unsqueeze(2).expand(n, B, K, obs.shape[-1]), acts, ones], dim=-1)  # [n, B, K, in + 1]
+        dt = compute_dtype(obs.device)  # the rows are built in it: no float32 copy that autocast then casts
+        ones = obs.new_ones(n, B, K, 1, dtype=dt)
+        x = torch.cat([obs.to(dt).unsqueeze(2).expand(n, B, K, obs.shape[-1]), acts.to(dt), ones], dim=-1)
         h = x.reshape(1, n, B * K, -1).expand(members, n, B * K, x.shape[-1]).reshape(m, B * K, -1)
         (w1, b1), hidden = params[0], params[1:-1]
         # The first layer's bias rides in the matmul as a row against the ones column: no bias copy into the
@@ -151,31 +153,46 @@ class TwinCritics(nn.Module):
 
     @torch.no_grad()
     def _inference(self, obs: Tensor, acts: Tensor, members: int) -> Tensor:
-        """Forward only, ``[members, n, B, K]``: the first layer split into observation and action parts."""
-        n, B, K, A = acts.shape
-        m, od = members * n, self.obs_dim
+        """Forward only, ``[members, n, B, K]``."""
+        return self.evaluator(obs, members)(acts)
+
+    @torch.no_grad()
+    def evaluator(self, obs: Tensor, members: int = 2) -> Callable[[Tensor], Tensor]:
+        """Q-values of candidate actions at fixed observations, forward only (no gradients).
+
+        Returns ``q(actions [n, B, K, act_dim]) -> [members, n, B, K]`` (float32). What depends only on the
+        observations and the weights is done once here: the weights cast to the compute dtype and the first
+        layer's observation part (with its bias), so OMAR's search pays for it once, not per iteration.
+        """
+        n, B, od = obs.shape
+        m = members * n
         dt = compute_dtype(obs.device)
         first, hidden, last = self.net.layers[0], self.net.layers[1:-1], self.net.layers[-1]
         w1 = first.weight[:m].to(dt)
-        o = obs.to(dt).repeat(members, 1, 1)  # [m, B, obs]
-        h = torch.baddbmm(first.bias[:m].to(dt), o, w1[:, :od])  # observation part, once per observation
-        if K > 1:
-            h = h.unsqueeze(2).expand(m, B, K, h.shape[-1]).reshape(m, B * K, -1)  # a fresh copy, written in place below
-        a = acts.to(dt).reshape(1, n, B * K, A).expand(members, n, B * K, A).reshape(m, B * K, A)
-        # An odd number of members (3 agents' first critics in OMAR's search) splits unevenly over 2 threads:
-        # halve each member's rows so the batched matmuls hand every thread the same work (fp32: 1.5x faster).
-        split = 2 if m % 2 and (B * K) % 2 == 0 and torch.get_num_threads() % 2 == 0 else 1
-        rows = (m * split, B * K // split)
+        h_obs = torch.baddbmm(first.bias[:m].to(dt), obs.to(dt).repeat(members, 1, 1), w1[:, :od])  # [m, B, H]
+        weights = [w1[:, od:], *[t for lay in hidden for t in (lay.bias[:m].to(dt), lay.weight[:m].to(dt))],
+                   last.weight[:m].to(dt)]
+        by_split: dict[int, list[Tensor]] = {}
 
-        def per_part(t: Tensor) -> Tensor:
-            return t.repeat_interleave(split, dim=0) if split > 1 else t
+        def q(acts: Tensor) -> Tensor:
+            K, A = acts.shape[2], acts.shape[3]
+            # An odd number of members (3 agents' first critics in OMAR's search) splits unevenly over 2 threads:
+            # halve each member's rows so the batched matmuls give every thread the same work (fp32: 1.5x faster).
+            split = 2 if m % 2 and (B * K) % 2 == 0 and torch.get_num_threads() % 2 == 0 else 1
+            if split not in by_split:
+                by_split[split] = [t.repeat_interleave(split, dim=0) if split > 1 else t for t in weights]
+            w_act, *rest, w_out = by_split[split]
+            rows = (m * split, B * K // split)
+            h = torch.empty(m, B, K, h_obs.shape[-1], dtype=dt, device=obs.device)
+            h.copy_(h_obs.unsqueeze(2))  # the observation part under every candidate; the action part goes in place
+            a = acts.to(dt).reshape(1, n, B * K, A).expand(members, n, B * K, A).reshape(*rows, A)
+            h = relu_(h.view(*rows, -1).baddbmm_(a, w_act))
+            for b, w in zip(rest[0::2], rest[1::2]):
+                h = relu_(torch.baddbmm(b, h, w))
+            out = torch.bmm(w_out.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
+            return (out.reshape(m, B * K, 1).float() + last.bias[:m]).reshape(members, n, B, K)
 
-        h, a = h.view(*rows, -1), a.reshape(*rows, A)
-        h = relu_(h.baddbmm_(a, per_part(w1[:, od:])))
-        for lay in hidden:
-            h = relu_(torch.baddbmm(per_part(lay.bias[:m].to(dt)), h, per_part(lay.weight[:m].to(dt))))
-        q = torch.bmm(per_part(last.weight[:m].to(dt)).transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
-        return (q.reshape(m, B * K, 1).float() + last.bias[:m]).reshape(members, n, B, K)
+        return q
 
 
 def soft_update_(target: nn.Module, source: nn.Module, rate: float) -> None:

@@ -51,9 +51,10 @@ class OMAR(ICQL):
         mu = torch.full((n, B, 1, self.act_dim), c.omar_mu, device=obs.device)
         sigma = torch.full_like(mu, c.omar_sigma)
         noise = torch.randn(c.omar_iters, n, B, c.omar_samples, self.act_dim, device=obs.device)  # one call for all
+        q1 = self.critic.evaluator(obs, members=1)  # weights and the observation part prepared once
         for it in range(c.omar_iters):
             samples = (mu + sigma * noise[it]).clamp(-1, 1)
-            q = self.critic(obs, samples, members=1)[0]  # [n, B, K]
+            q = q1(samples)[0]  # [n, B, K]
             # softmax over K written out: torch.softmax over a last axis of ~10 runs ~3x slower on CPU
             e = (q - q.amax(dim=-1, keepdim=True)).exp_().unsqueeze(-1)
             mu = (e * samples).sum(dim=2, keepdim=True) / e.sum(dim=2, keepdim=True)
