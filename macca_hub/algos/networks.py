@@ -109,7 +109,7 @@ class TwinCritics(nn.Module):
     multiply-adds, but its backward then reads the activation gradient twice and measured slower on CPU.
     Without gradients (target critics, OMAR's search) only the forward runs, and there the split wins:
     the observation part is computed once per observation, the action part is accumulated into its
-    broadcast copy in place (:meth:`_inference`).
+    broadcast copy in place (:meth:`evaluator`).
     """
 
     def __init__(self, n_agents: int, obs_dim: int, act_dim: int, hidden: int = 64, layers: int = 2) -> None:
@@ -132,7 +132,7 @@ class TwinCritics(nn.Module):
         B, K = acts.shape[1], acts.shape[2]
         if not (torch.is_grad_enabled() and (obs.requires_grad or acts.requires_grad or
                                              (not detach and self.net.layers[0].weight.requires_grad))):
-            q = self._inference(obs, acts, members)
+            q = self.evaluator(obs, members)(acts)
             return q if many else q.squeeze(-1)
         params = [(lay.weight[:m], lay.bias[:m]) for lay in self.net.layers]
         if detach:
@@ -150,11 +150,6 @@ class TwinCritics(nn.Module):
         h = _ScalarHead.apply(h, *params[-1])
         q = h.reshape(members, n, B, K)
         return q if many else q.squeeze(-1)
-
-    @torch.no_grad()
-    def _inference(self, obs: Tensor, acts: Tensor, members: int) -> Tensor:
-        """Forward only, ``[members, n, B, K]``."""
-        return self.evaluator(obs, members)(acts)
 
     @torch.no_grad()
     def evaluator(self, obs: Tensor, members: int = 2) -> Callable[[Tensor], Tensor]:
