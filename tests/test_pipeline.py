@@ -9,6 +9,9 @@ from macca_hub.algos.pipeline import MainJobConfig, run_main_job
 
 
 def test_main_job_runs_every_stage(tmp_path: Path, hub_root: Path, capsys) -> None:
+    import datasets
+
+    datasets.enable_progress_bars()
     out = run_main_job(MainJobConfig(workdir=str(tmp_path / "job"), num_transitions=500, reward_steps=20,
                                      reward_batch_size=64, policy_updates=10, batch_size=64, eval_every=10,
                                      eval_episodes=1, num_threads=1, progress=False))
@@ -22,3 +25,4 @@ def test_main_job_runs_every_stage(tmp_path: Path, hub_root: Path, capsys) -> No
     assert math.isfinite(out["fidelity"]["team_r2"]) and len(out["fidelity"]["agent_pearson"]) == 3
     assert "team reward R^2" in printed
     assert (tmp_path / "job" / "runs" / "macca-omar").is_dir()
+    assert datasets.is_progress_bar_enabled()  # progress=False silenced the job only, not the process

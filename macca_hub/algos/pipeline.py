@@ -41,7 +41,23 @@ class MainJobConfig:
 
 
 def run_main_job(config: MainJobConfig) -> dict[str, Any]:
-    """Run the five stages; returns {"dataset", "fidelity", "omar", "macca-omar"} and prints a summary."""
+    """Run the five stages; returns {"dataset", "fidelity", "omar", "macca-omar"} and prints a summary.
+
+    With ``progress=False`` the ``datasets`` progress bars (``ds.map``, the builders) are off for the job only.
+    """
+    import datasets
+
+    silence = not config.progress and datasets.is_progress_bar_enabled()
+    if silence:
+        datasets.disable_progress_bars()
+    try:
+        return _run_stages(config)
+    finally:
+        if silence:
+            datasets.enable_progress_bars()
+
+
+def _run_stages(config: MainJobConfig) -> dict[str, Any]:
     from dataset_builders.build import build_dataset
     from dataset_builders.policies import PolicySpec, shipped_policy_dir
     from macca_hub.algos.training import TrainPolicyConfig, train_policy
@@ -52,10 +68,6 @@ def run_main_job(config: MainJobConfig) -> dict[str, Any]:
 
     work = Path(config.workdir)
     t0 = time.perf_counter()
-    if not config.progress:  # ds.map and the builders draw bars of their own
-        import datasets
-
-        datasets.disable_progress_bars()
     quality, policy = config.quality, None
     try:
         shipped_policy_dir(f"cn-{quality}")
