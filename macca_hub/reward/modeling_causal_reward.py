@@ -205,8 +205,9 @@ class CausalRewardModel(nn.Module, HubMixin):
         return torch.cat([(s - self.state_mean) / self.state_std, (a - self.action_mean) / self.action_std], dim=-1)
 
     def rewards_from_masks(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """psi_r on the masked inputs of every agent: r_hat [B, n] in reward units (float32, also under autocast)."""
-        out = self.reward_net(m * x.unsqueeze(1)).squeeze(-1).float()
+        """psi_r on the masked inputs of every agent: r_hat [B, n] in reward units, in the model's dtype (float32
+        also under bf16 autocast)."""
+        out = self.reward_net(m * x.unsqueeze(1)).squeeze(-1).to(self.reward_std.dtype)
         return out * self.reward_std + self.reward_mean / self.config.n_agents
 
     def forward(self, state: torch.Tensor, actions: torch.Tensor, hard: bool | None = None) -> CausalRewardOutput:
