@@ -64,7 +64,7 @@ class StackedActor(StackedMLP):
 
     def forward(self, x: Tensor) -> Tensor:
         with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x.float())
+            return super().forward(x.to(self.layers[0].weight.dtype))
 
 
 class _ScalarHead(torch.autograd.Function):
