@@ -197,6 +197,18 @@ def test_twin_critics_inference_path_equals_autograd_path(members: int, k: int |
     torch.testing.assert_close(fast, with_grad.detach(), rtol=1e-5, atol=1e-5)
 
 
+def test_float64_critics_stay_float64_on_both_paths() -> None:
+    """A float64 critic computes in float64 with and without gradients (no path forces float32)."""
+    torch.manual_seed(0)
+    critic = TwinCritics(3, OBS, ACT, hidden=16).double()
+    obs, acts = torch.randn(3, 20, OBS, dtype=torch.float64), torch.rand(3, 20, 4, ACT, dtype=torch.float64)
+    with_grad = critic(obs, acts)
+    with torch.no_grad():
+        fast = critic(obs, acts)
+    assert with_grad.dtype == fast.dtype == torch.float64
+    torch.testing.assert_close(fast, with_grad.detach())
+
+
 def test_bf16_autocast_keeps_q_values_float32_and_close() -> None:
     """Under bf16 autocast the critics' matmuls run in bfloat16 but Q-values leave in float32, near fp32's."""
     torch.manual_seed(0)

@@ -137,7 +137,7 @@ class TwinCritics(nn.Module):
         params = [(lay.weight[:m], lay.bias[:m]) for lay in self.net.layers]
         if detach:
             params = [(w.detach(), b.detach()) for w, b in params]
-        dt = compute_dtype(obs.device)  # the rows are built in it: no float32 copy that autocast then casts
+        dt = compute_dtype(params[0][0])  # the rows are built in it: no float32 copy that autocast then casts
         ones = obs.new_ones(n, B, K, 1, dtype=dt)
         x = torch.cat([obs.to(dt).unsqueeze(2).expand(n, B, K, obs.shape[-1]), acts.to(dt), ones], dim=-1)
         h = x.reshape(1, n, B * K, -1).expand(members, n, B * K, x.shape[-1]).reshape(m, B * K, -1)
@@ -161,7 +161,7 @@ class TwinCritics(nn.Module):
         """
         n, B, od = obs.shape
         m = members * n
-        dt = compute_dtype(obs.device)
+        dt = compute_dtype(self.net.layers[0].weight)
         first, hidden, last = self.net.layers[0], self.net.layers[1:-1], self.net.layers[-1]
         w1 = first.weight[:m].to(dt)
         h_obs = torch.baddbmm(first.bias[:m].to(dt), obs.to(dt).repeat(members, 1, 1), w1[:, :od])  # [m, B, H]
@@ -185,7 +185,7 @@ class TwinCritics(nn.Module):
             for b, w in zip(rest[0::2], rest[1::2]):
                 h = relu_(torch.baddbmm(b, h, w))
             out = torch.bmm(w_out.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
-            return (out.reshape(m, B * K, 1).float() + last.bias[:m]).reshape(members, n, B, K)
+            return (out.reshape(m, B * K, 1).to(last.bias.dtype) + last.bias[:m]).reshape(members, n, B, K)
 
         return q
 

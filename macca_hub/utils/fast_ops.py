@@ -13,11 +13,12 @@ import torch
 from torch import Tensor
 
 
-def compute_dtype(device: torch.device) -> torch.dtype:
-    """The dtype matmuls run in here: autocast's lower precision where it is on, else float32."""
-    if torch.is_autocast_enabled(device.type):
-        return torch.get_autocast_dtype(device.type)
-    return torch.float32
+def compute_dtype(weight: Tensor) -> torch.dtype:
+    """The dtype matmuls with ``weight`` run in: autocast's lower precision where it is on for ``weight``'s
+    device and would cast it (float32 weights), else ``weight``'s own dtype (a float64 model stays float64)."""
+    if weight.dtype == torch.float32 and torch.is_autocast_enabled(weight.device.type):
+        return torch.get_autocast_dtype(weight.device.type)
+    return weight.dtype
 
 
 def relu_(h: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ with a fresh ``mmap`` and hands it back to the kernel on ``free``; it also trims
 than twice that threshold lies free there. A training round allocates and frees the same large
 activations every time (a stacked critic's hidden layer at batch 1024 is 6 x 11,264 x 64 floats, 17 MB),
 so each round touches freshly mapped pages and the kernel zeroes them one 4 KiB page fault at a time.
-On a 2-core machine that was a third of an I-CQL round (about 4,000 faults and 13 ms of system time per
+On a 2-core machine that was about half of an I-CQL round (about 4,000 faults and 13 ms of system time per
 round; ``benchmarks/update_speed.py`` measures it).
 
 ``keep_freed_memory()`` raises both thresholds once, so those blocks come from the heap and go back to
