@@ -69,6 +69,32 @@ def test_gradient_reaches_masks_and_reward_net(straight_through: bool) -> None:
                                                        + cfg.lambda_action * parts["l1_action"]), rel=1e-5)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_bf16_autocast_keeps_hidden_activations_bf16(activation: str) -> None:
+    """Under bf16 autocast every hidden layer of psi_g and psi_r sees bfloat16 inputs (a float32 agent row
+    once promoted whole activations, and their gradients, to float32); rewards and gradients stay float32 and
+    the loss stays near float32's."""
+    cfg = CausalRewardConfig(n_agents=3, obs_dim=4, act_dim=2, activation=activation, **SMALL)
+    model = CausalRewardModel(cfg).train()
+    obs, act, team = _batch(cfg)
+    seen: list[torch.dtype] = []
+    for net in (model.mask_net, model.reward_net):
+        for layer in net.body:
+            if isinstance(layer, torch.nn.Linear):
+                layer.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].dtype))
+    ref, _ = model.loss(obs, act, team)
+    seen.clear()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(obs, act)
+        loss, _ = model.loss_from_outputs(out, team)
+    assert seen and set(seen) == {torch.bfloat16}
+    assert out.rewards.dtype == torch.float32
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
+    assert float(loss) == pytest.approx(float(ref), rel=0.05)
+
+
 def test_l1_makes_masks_sparser(synthetic: Path) -> None:
     from macca_hub.data.loading import load_columns
 

@@ -64,15 +64,16 @@ class AgentMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.inp(x)
-        h = (h.unsqueeze(1) if h.dim() == 2 else h) + self.agent  # [B, n, H]; a shared row goes to every agent
+        # [B, n, H]; a shared row goes to every agent. The agent rows join in h's dtype: under bf16 autocast a
+        # float32 parameter here would promote the whole activation (and its gradient) to float32.
+        h = (h.unsqueeze(1) if h.dim() == 2 else h) + self.agent.to(h.dtype)
         if not len(self.body):
             return h
-        # The body runs on 2-D rows, so every Linear output is a fresh tensor and the in-place activations
-        # never touch a view (autograd would copy the whole activation for each in-place op on a view).
-        # The first activation is out of place for that reason: h.reshape is a view.
+        # The sum is a fresh tensor, so the first (in-place) activation runs on it, not on a view; the body
+        # then runs on 2-D rows, so every Linear output is fresh too (autograd copies the whole activation for
+        # an in-place op on a view).
         first, rest = self.body[0], self.body[1:]
-        rows = h.reshape(-1, h.shape[-1])
-        rows = torch.relu(rows) if isinstance(first, nn.ReLU) else first(rows)
+        rows = first(h).reshape(-1, h.shape[-1])
         out = rest(rows)
         return out.reshape(*h.shape[:-1], out.shape[-1])
 
