@@ -2,9 +2,11 @@
 
 A round = one gradient step of every agent's critics and actor, sampling from the dataset included
 (3 agents, batch 1024, 64-unit networks). ``+macca`` adds MACCA's causal step (alternate paradigm: one
-step of the causal reward model on the batch, then relabelling it). The loop baseline has the structure
-of the public reference code (one small network per agent and critic, a Python loop over agents,
-``np.random.choice(N, batch, replace=False)`` per agent); ``benchmarks/loop_baseline.py``.
+step of the causal reward model on the batch, then relabelling it); ``causal`` times that step alone.
+The loop baseline has the structure of the public reference code (one small network per agent and
+critic, a Python loop over agents, ``np.random.choice(N, batch, replace=False)`` per agent);
+``benchmarks/loop_baseline.py``. MACCA's reference repository holds only a README (no code), so its
+figure's workload is unknown; here the causal model has the sizes of the issue (psi_r 3 x 256).
 
 Reference figures (public code on a 2-core machine, 2 torch threads): OMAR 7.4 rounds/s, plain CQL
 9.5 rounds/s, MACCA causal_omar 6.1 rounds/s; the target is >= 5x each.
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loop_baseline import LoopICQL, loop_round  # noqa: E402
 from macca_hub.algos import make_algorithm  # noqa: E402
-from macca_hub.algos.training import TrainingData, update_round  # noqa: E402
+from macca_hub.algos.training import TrainingData, causal_step, update_round  # noqa: E402
 from macca_hub.utils.memory import keep_freed_memory  # noqa: E402
 from macca_hub.utils.optim import adam  # noqa: E402
 
@@ -65,9 +67,15 @@ def causal_model(stats_from: dict[str, np.ndarray]):
 
 def batched_runner(name: str, cols: dict[str, np.ndarray], batch: int, macca: bool, bf16: bool = False):
     """A round exactly as ``train-policy`` runs it (``update_round``), in float32 or under bf16 autocast."""
-    algo = make_algorithm(name, 3, 18, 2, task="cn", quality="expert")
     data = TrainingData(cols, None, torch.device("cpu"))
-    model, opt = causal_model(cols) if macca else (None, None)
+    model, opt = causal_model(cols) if macca or name == "causal" else (None, None)
+    if name == "causal":  # MACCA's causal step alone (update + relabel), as train-policy runs it
+        def step() -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                causal_step(data, data.sample(batch, torch.device("cpu")), model, opt)
+
+        return step
+    algo = make_algorithm(name, 3, 18, 2, task="cn", quality="expert")
 
     def round_() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -103,9 +111,11 @@ def matmul_floor_runner(name: str, batch: int, macca: bool = False, dtype: torch
         for _ in range(products):
             mats.append((torch.randn(members, rows, k, dtype=dtype), torch.randn(members, k, out, dtype=dtype)))
 
-    add(m, critic_rows, 3)  # critic forward, grad of input, grad of weight
-    add(m, batch, 1)  # target critics (no grad)
-    add(n, batch, 3 + 2)  # actor forward + backward, its Q_1 pass forward + input gradient
+    macca = macca or name == "causal"  # "causal": the causal model's matmuls only
+    if name != "causal":
+        add(m, critic_rows, 3)  # critic forward, grad of input, grad of weight
+        add(m, batch, 1)  # target critics (no grad)
+        add(n, batch, 3 + 2)  # actor forward + backward, its Q_1 pass forward + input gradient
     if search_rows:
         add(n, search_rows, 1)
     if name == "maicq":  # MA-ICQ has no CQL samples: the critics see only the data rows
@@ -141,7 +151,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--size", type=int, default=1_000_000, help="rows of the synthetic cn-shaped dataset")
     p.add_argument("--dataset", default=None, help="time on a real dataset instead (folder or repo id)")
-    p.add_argument("--algos", nargs="+", default=["icql", "omar", "omar+macca", "maicq"])
+    p.add_argument("--algos", nargs="+", default=["icql", "omar", "omar+macca", "causal", "maicq"],
+                   help="backbones to time; NAME+macca adds MACCA's causal step, 'causal' times that step alone")
     p.add_argument("--default-allocator", action="store_true",
                    help="leave glibc's malloc thresholds as they are (train-policy raises them: "
                         "macca_hub.utils.memory), to measure what that is worth")
@@ -188,6 +199,15 @@ def main() -> None:
         print(f"| {spec} | {r['fp32']:.2f} | {r['bf16']:.2f} | {f'{lp:.2f}' if lp else 'n/a'} | {ratio(r['fp32'])} | "
               f"{ratio(r['bf16'])} | {r['bound fp32']:.1f} / {r['bound bf16']:.1f} | {ref if ref else 'n/a'} | "
               f"{5 * ref if ref else 'n/a'} | {vs_ref} |")
+    rates = {spec: r for spec, r, _ in rows}
+    if {"omar", "causal"} <= set(rates) and "omar+macca" in REFERENCE:
+        budget = 1e3 / (5 * REFERENCE["omar+macca"])
+        for key in ("fp32", "bf16"):
+            omar_ms, causal_ms = 1e3 / rates["omar"][key], 1e3 / rates["causal"][key]
+            print(f"\nMACCA-OMAR at 5x its reference needs <= {budget:.1f} ms a round; {key}: OMAR's round "
+                  f"{omar_ms:.1f} ms + the causal step {causal_ms:.1f} ms = {omar_ms + causal_ms:.1f} ms "
+                  f"(the causal step's matmuls alone: {1e3 / rates['causal']['bound ' + key]:.1f} ms)", end="")
+        print()
     print("\nmatmul bound: only the matmuls a round of the same estimator must run (with +macca the causal model's "
           "too), timed alone in this run in that dtype; no implementation on this machine can exceed it.")
 

@@ -134,6 +134,30 @@ def test_omar_search_finds_the_critic_maximum() -> None:
     torch.testing.assert_close(best_q, algo.critic(obs, best_a, members=1)[0].detach())
 
 
+@pytest.mark.parametrize("tau", [1.0, 0.7])
+def test_omar_actor_loss_matches_its_formula(tau: float) -> None:
+    """OMAR's actor gradient is tau * ||pi - a*||^2 - (1 - tau) * Q_1(o, pi) + penalty, with a* the search's action
+    where it beats Q_1(o, pi); at tau = 1 the Q term (weight 0) is skipped and Q_1 runs without gradients."""
+    torch.manual_seed(0)
+    algo = make_algorithm("omar", N_AGENTS, OBS, ACT, alpha=1.0, tau=tau)
+    batch = toy_batch()
+    params = list(algo.actor.parameters())
+    torch.manual_seed(1)
+    loss, _ = algo.actor_loss(batch)
+    grads = torch.autograd.grad(loss, params)
+    torch.manual_seed(1)  # the same search noise
+    obs = batch.observations
+    a = algo.actor(obs)
+    q1 = algo.critic(obs, a, members=1, detach=True)[0]
+    best_a, best_q = algo.search(obs)
+    target = torch.where((best_q > q1.detach()).unsqueeze(-1), best_a, a.detach())
+    ref = (tau * (a - target).pow(2).mean(dim=(1, 2)).sum() - (1 - tau) * q1.mean(dim=-1).sum()
+           + algo.actor_penalty(a))
+    torch.testing.assert_close(loss, ref)
+    for g, r in zip(grads, torch.autograd.grad(ref, params)):
+        torch.testing.assert_close(g, r)
+
+
 def test_published_settings_and_overrides() -> None:
     from macca_hub.algos import make_config
 

@@ -13,6 +13,7 @@ The search is one batched tensor program for all agents, observations and sample
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -44,14 +45,17 @@ class OMAR(ICQL):
     config: OMARConfig
 
     @torch.no_grad()
-    def search(self, obs: Tensor) -> tuple[Tensor, Tensor]:
-        """Zeroth-order search of ``argmax_a Q_1(o, a)``: returns (best action [n,B,A], its Q [n,B])."""
+    def search(self, obs: Tensor, q1: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """Zeroth-order search of ``argmax_a Q_1(o, a)``: returns (best action [n,B,A], its Q [n,B]).
+
+        ``q1``: ``self.critic.evaluator(obs, members=1)`` when the caller has prepared it already."""
         c = self.config
         n, B, _ = obs.shape
         mu = torch.full((n, B, 1, self.act_dim), c.omar_mu, device=obs.device)
         sigma = torch.full_like(mu, c.omar_sigma)
         noise = torch.randn(c.omar_iters, n, B, c.omar_samples, self.act_dim, device=obs.device)  # one call for all
-        q1 = self.critic.evaluator(obs, members=1)  # weights and the observation part prepared once
+        if q1 is None:
+            q1 = self.critic.evaluator(obs, members=1)  # weights and the observation part prepared once
         for it in range(c.omar_iters):
             samples = (mu + sigma * noise[it]).clamp(-1, 1)
             q = q1(samples)[0]  # [n, B, K]
@@ -67,9 +71,17 @@ class OMAR(ICQL):
         tau = self.config.tau if self.config.tau is not None else 1.0
         obs = batch.observations
         a = self.actor(obs)
-        q1 = self.critic(obs, a, members=1, detach=True)[0]  # [n, B]
-        best_a, best_q = self.search(obs)
+        q_eval = self.critic.evaluator(obs, members=1)
+        if tau == 1.0:
+            # The Q term has weight 0 (cn's published setting): Q_1 of the policy's action only picks the target,
+            # so it needs no gradient and goes through the search's prepared no-grad critic.
+            q1 = q_eval(a.detach().unsqueeze(2))[0, ..., 0]  # [n, B]
+            q_term = q1.new_zeros(())
+        else:
+            q1 = self.critic(obs, a, members=1, detach=True)[0]  # [n, B]
+            q_term = (1.0 - tau) * q1.mean(dim=-1).sum()
+        best_a, best_q = self.search(obs, q_eval)
         target = torch.where((best_q > q1.detach()).unsqueeze(-1), best_a, a.detach())
         mimic = (a - target).pow(2).mean(dim=(1, 2))  # [n]
-        loss = tau * mimic.sum() - (1.0 - tau) * q1.mean(dim=-1).sum() + self.actor_penalty(a)
+        loss = tau * mimic.sum() - q_term + self.actor_penalty(a)
         return loss, {"mimic_loss": mimic.sum().detach()}

@@ -132,21 +132,27 @@ class TrainingData:
         )
 
 
+def causal_step(data: TrainingData, idx: torch.Tensor, causal: Any, causal_opt: torch.optim.Optimizer,
+                backward: Callable[[torch.Tensor], None] = torch.Tensor.backward) -> tuple[torch.Tensor, torch.Tensor]:
+    """MACCA's step of the alternate paradigm on the rows ``idx``: one update of the causal model on their team
+    reward, then the updated model's per-agent rewards for them. Returns (rewards [n, B] float32, detached loss)."""
+    obs, act = data.obs.index_select(1, idx).transpose(0, 1), data.actions.index_select(1, idx).transpose(0, 1)
+    loss, _ = causal.loss(obs, act, data.team_reward[idx])
+    causal_opt.zero_grad(set_to_none=True)
+    backward(loss)
+    causal_opt.step()
+    return causal.rewards(obs, act).transpose(0, 1).contiguous(), loss.detach()
+
+
 def update_round(algo: OfflineAlgorithm, data: TrainingData, idx: torch.Tensor, causal: Any = None,
                  causal_opt: torch.optim.Optimizer | None = None,
                  backward: Callable[[torch.Tensor], None] = torch.Tensor.backward) -> dict[str, torch.Tensor]:
-    """One round on the rows ``idx``: with a causal model (alternate paradigm) first one step of it on the
-    batch's team reward, then its per-agent rewards for the batch; then one step of every agent's critics
-    and actor. Returns detached losses (no host sync)."""
+    """One round on the rows ``idx``: with a causal model (alternate paradigm) first :func:`causal_step`, whose
+    rewards the policy then learns from; then one step of every agent's critics and actor. Returns detached
+    losses (no host sync)."""
     rewards, logs = None, {}
     if causal is not None:
-        obs, act = data.obs.index_select(1, idx).transpose(0, 1), data.actions.index_select(1, idx).transpose(0, 1)
-        loss, _ = causal.loss(obs, act, data.team_reward[idx])
-        causal_opt.zero_grad(set_to_none=True)
-        backward(loss)
-        causal_opt.step()
-        rewards = causal.rewards(obs, act).transpose(0, 1).contiguous()  # [n, B], float32
-        logs["causal_loss"] = loss.detach()
+        rewards, logs["causal_loss"] = causal_step(data, idx, causal, causal_opt, backward)
     logs.update(algo.update(data.batch(idx, rewards, next_actions=getattr(algo, "needs_next_actions", False))))
     return logs
 
