@@ -190,6 +190,27 @@ def test_scalar_head_gradients_match_autograd() -> None:
     torch.testing.assert_close(_ScalarHead.apply(h, w, b), torch.baddbmm(b, h, w))
 
 
+def test_hidden_head_gradients_match_autograd() -> None:
+    """The fused last hidden layer + ReLU + head (w3 folded into the backward's products) has exact gradients
+    (numerically in float64), equals the unfused layers, and under bf16 stays close to float32 gradients."""
+    from macca_hub.algos.networks import _HiddenHead
+
+    torch.manual_seed(0)
+    f64 = dict(dtype=torch.float64, requires_grad=True)
+    h = torch.randn(3, 40, 8, **f64).relu().detach().requires_grad_()
+    w, b = torch.randn(3, 8, 6, **f64), torch.randn(3, 1, 6, **f64)
+    w3, b3 = torch.randn(3, 6, 1, **f64), torch.randn(3, 1, 1, **f64)
+    assert torch.autograd.gradcheck(_HiddenHead.apply, (h, w, b, w3, b3))
+    torch.testing.assert_close(_HiddenHead.apply(h, w, b, w3, b3), torch.baddbmm(b3, torch.baddbmm(b, h, w).relu(), w3))
+    args = [t.detach().float().requires_grad_() for t in (h, w, b, w3, b3)]
+    ref = torch.autograd.grad(torch.baddbmm(args[2], args[0], args[1]).relu().bmm(args[3]).add(args[4]).square().sum(),
+                              args)
+    low = torch.autograd.grad(_HiddenHead.apply(args[0].bfloat16(), *args[1:]).square().sum(), args)
+    assert all(g.dtype == torch.float32 for g in low)
+    for g, r in zip(low, ref):
+        assert torch.allclose(g.float(), r, rtol=0.05, atol=0.05 * r.abs().max().item())
+
+
 def test_bf16_relu_on_int16_bits_equals_relu() -> None:
     """The int16-view ReLU is bit-identical to torch.relu on bfloat16, signed zeros and infinities included."""
     from macca_hub.algos.networks import relu_

@@ -98,6 +98,41 @@ class _ScalarHead(torch.autograd.Function):
         return grad_h, grad_w, grad_b
 
 
+class _HiddenHead(torch.autograd.Function):
+    """The last hidden layer, its ReLU and the scalar head as one autograd node: ``relu(h @ w + b) @ w3 + b3``.
+
+    The backward never forms the gradient of the hidden pre-activation, ``(g w3^T) * [z > 0]``, a pass over the
+    largest activation (write, then read twice): it masks the broadcast ``g`` once and folds ``w3`` into the
+    products that follow, ``(h^T M) * w3^T`` for the weight and ``M (w * w3^T)^T`` for the input. Same values up
+    to float rounding; the products run in ``h``'s dtype (bfloat16 under autocast), Q-values leave in float32.
+    """
+
+    @staticmethod
+    def forward(ctx, h: Tensor, w: Tensor, b: Tensor, w3: Tensor, b3: Tensor) -> Tensor:  # type: ignore[override]
+        dt = h.dtype
+        wc, w3c = w.to(dt), w3.to(dt)
+        z = relu_(torch.baddbmm(b.to(dt), h, wc))
+        ctx.save_for_backward(h, z, w, w3)
+        ctx.dtypes = (w.dtype, b.dtype)
+        out = torch.bmm(w3c.transpose(1, 2), z.transpose(1, 2)).transpose(1, 2)  # row-vector form: see _ScalarHead
+        return out.to(b3.dtype) + b3
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        h, z, w, w3 = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        m, rows, hidden = z.shape
+        g = grad.to(z.dtype)
+        masked = torch.ops.aten.threshold_backward(g.expand(m, rows, hidden), z, 0)  # g where the unit is active
+        w3_row = w3.transpose(1, 2)  # [m, 1, H], in the weights' dtype: the folding products stay exact-ish
+        grad_h = torch.bmm(masked, (w * w3_row).to(z.dtype).transpose(1, 2)) if need[0] else None
+        grad_w = (torch.bmm(h.transpose(1, 2), masked).to(w.dtype) * w3_row).to(ctx.dtypes[0]) if need[1] else None
+        grad_b = (masked.sum(dim=1, keepdim=True).to(w.dtype) * w3_row).to(ctx.dtypes[1]) if need[2] else None
+        grad_w3 = torch.bmm(g.transpose(1, 2), z).transpose(1, 2).to(w3.dtype) if need[3] else None
+        grad_b3 = grad.sum(dim=1, keepdim=True) if need[4] else None
+        return grad_h, grad_w, grad_b, grad_w3, grad_b3
+
+
 class TwinCritics(nn.Module):
     """Twin Q-functions of every agent as one ensemble of ``2 * n_agents`` members on ``(o_i, a_i)``.
 
@@ -145,9 +180,9 @@ class TwinCritics(nn.Module):
         # The first layer's bias rides in the matmul as a row against the ones column: no bias copy into the
         # output and no separate bias-gradient reduction (each a pass over the largest activation).
         h = relu_train_(torch.bmm(h, torch.cat([w1, b1], dim=1)))
-        for w, b in hidden:
+        for w, b in hidden[:-1]:
             h = relu_train_(torch.baddbmm(b, h, w))  # in place on a fresh matmul output (not a view): no autograd copies
-        h = _ScalarHead.apply(h, *params[-1])
+        h = _HiddenHead.apply(h, *hidden[-1], *params[-1]) if hidden else _ScalarHead.apply(h, *params[-1])
         q = h.reshape(members, n, B, K)
         return q if many else q.squeeze(-1)
 
