@@ -97,7 +97,7 @@ def matmul_floor_runner(name: str, batch: int, macca: bool = False, dtype: torch
     Every implementation of the same estimator must run at least these: the critics' forward and both
     backward products on the data and CQL rows of both critics of every agent, the target critics on the
     next observations, the actor and its Q_1 pass (input gradient only), and for OMAR the Q_1 forward
-    passes of the zeroth-order search. With ``macca`` also the causal reward model's (paper sizes: psi_r
+    passes of the zeroth-order search. With ``macca`` also the causal reward model's (default sizes: psi_r
     3 x 256, psi_g 2 x 256, on 3 agents x B rows): its forward, both backward products and the forward
     that relabels the batch, every layer but the input layers' input gradients. Timed as single contiguous
     ``bmm`` calls (no bias, no activations, no sampling), so ``1 / time`` bounds the rounds/s of any
