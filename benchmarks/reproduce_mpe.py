@@ -10,10 +10,12 @@ in the paper's Algorithm 1).
     python benchmarks/reproduce_mpe.py --tasks cn --qualities expert medium --methods omar macca-omar icql macca-icql --seeds 3
     python benchmarks/reproduce_mpe.py --ablation lambda1 --values 0.001 0.005 0.01     # MACCA-OMAR, lambda1 sweep
     python benchmarks/reproduce_mpe.py --ablation graph --values dynamic fixed full
-    python benchmarks/reproduce_mpe.py --ablation oracle                                # team vs MACCA vs ground truth
+    python benchmarks/reproduce_mpe.py --ablation oracle          # team vs team / n vs MACCA vs ground truth
 
 Ablations: lambda1 (``lambda_state``), lambda2 (``lambda_action``), h (``threshold``), graph (dynamic / fixed /
-full), paradigm (alternate / pretrained), oracle (team / macca / ground-truth rewards).
+full), paradigm (alternate / pretrained), oracle (team / team-scaled / macca / ground-truth rewards).
+``team-scaled`` (method prefix ``scaled-``) is the scale-matched control: every agent learns from R_t / n, so its
+reward has a per-agent magnitude, like MACCA's and the ground truth's, but no credit assignment.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from macca_hub.algos.training import TrainPolicyConfig, train_policy  # noqa: E4
 ABLATIONS = {"lambda1": "lambda_state", "lambda2": "lambda_action", "h": "threshold", "graph": "graph",
              "paradigm": None, "oracle": None}
 LABELS = {"icql": "I-CQL", "omar": "OMAR", "maicq": "MA-ICQ"}
+#: The oracle ablation's arms and their method prefixes.
+ORACLE_ARMS = {"team": "", "team-scaled": "scaled-", "macca": "macca-", "ground-truth": "gt-"}
 
 
 def parse_method(method: str) -> tuple[str, str]:
-    """``omar`` -> (omar, team); ``macca-omar`` -> (omar, macca); ``gt-omar`` -> (omar, ground-truth)."""
-    for prefix, reward in (("macca-", "macca"), ("gt-", "ground-truth")):
+    """``omar`` -> (omar, team); ``macca-omar`` -> (omar, macca); ``gt-omar`` -> (omar, ground-truth);
+    ``scaled-omar`` -> (omar, team-scaled)."""
+    for prefix, reward in (("macca-", "macca"), ("gt-", "ground-truth"), ("scaled-", "team-scaled")):
         if method.startswith(prefix):
             return method[len(prefix):], reward
     return method, "team"
@@ -49,7 +54,18 @@ def parse_method(method: str) -> tuple[str, str]:
 def method_label(method: str) -> str:
     algo, reward = parse_method(method)
     base = LABELS.get(algo, algo)
-    return {"team": base, "macca": f"MACCA-{base}", "ground-truth": f"{base} (ground truth)"}[reward]
+    return {"team": base, "macca": f"MACCA-{base}", "ground-truth": f"{base} (ground truth)",
+            "team-scaled": f"{base} (team / n)"}[reward]
+
+
+def scale_matched(dataset: str) -> float:
+    """The reward scale of the ``team-scaled`` control: train-policy's default 1 / std(R) (same formula), divided
+    by the number of agents."""
+    from macca_hub.data.loading import dataset_meta, load_columns
+
+    info, _ = dataset_meta(dataset)
+    team = load_columns(dataset, ["team_reward"])["team_reward"]
+    return 1.0 / max(float(np.std(team)), 1e-6) / int(info["n_agents"])
 
 
 def reward_model_for(dataset: str, reward_args: dict[str, Any], args: argparse.Namespace, root: Path) -> str:
@@ -77,19 +93,23 @@ def relabeled_for(dataset: str, model_dir: str, args: argparse.Namespace, root: 
     return str(out)
 
 
-def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Namespace,
+def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Namespace, root: Path,
             reward_args: dict[str, Any] | None = None, paradigm: str | None = None) -> dict[str, Any]:
+    """One resumable run in ``out``; causal reward models and relabelled copies live under ``root`` (shared by
+    every table and ablation that asks for the same dataset and settings)."""
     algo, reward = parse_method(method)
     paradigm = paradigm or args.paradigm
     reward_args = reward_args or {}
-    reward_model = None
+    reward_model, reward_scale = None, None
     train_on = dataset
+    if reward == "team-scaled":
+        reward, reward_scale = "team", scale_matched(dataset)
     if reward == "macca" and paradigm == "pretrained":  # the relabelled copy's macca_rewards column is the reward
-        reward_model = reward_model_for(dataset, reward_args, args, out.parents[2])
-        train_on = relabeled_for(dataset, reward_model, args, out.parents[2])
+        reward_model = reward_model_for(dataset, reward_args, args, root)
+        train_on = relabeled_for(dataset, reward_model, args, root)
     cfg = TrainPolicyConfig(dataset=train_on, algo=algo, reward=reward, paradigm=paradigm, seed=seed,
                             reward_model=None, reward_args={} if reward_model else reward_args,
-                            num_updates=args.num_updates, batch_size=args.batch_size, eval_every=args.eval_every,
+                            reward_scale=reward_scale, num_updates=args.num_updates, batch_size=args.batch_size, eval_every=args.eval_every,
                             eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                             output=str(out), resume=True, num_threads=args.threads, progress=args.progress,
                             save_policy=True, max_transitions=args.max_transitions,
@@ -97,7 +117,7 @@ def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Name
     t = time.perf_counter()
     res = train_policy(cfg)
     score = res["final_score"]
-    print(f"  {out.relative_to(out.parents[2])}: final return {res['final_return']:.2f}"
+    print(f"  {out.relative_to(root)}: final return {res['final_return']:.2f}"
           f"{f', score {score:.1f}' if score is not None else ''} ({time.perf_counter() - t:.0f} s)", flush=True)
     return res
 
@@ -139,7 +159,8 @@ def main() -> None:
     p.add_argument("--qualities", nargs="+", default=["expert", "medium"])
     p.add_argument("--datasets", nargs="+", default=None, help="explicit dataset folders / repo ids (instead of tasks x qualities)")
     p.add_argument("--methods", nargs="+", default=["icql", "macca-icql", "omar", "macca-omar", "maicq", "macca-maicq"],
-                   help="backbones (team reward), macca-<algo>, gt-<algo> (ground-truth oracle)")
+                   help="backbones (team reward), macca-<algo>, gt-<algo> (ground-truth oracle), scaled-<algo> "
+                        "(team reward / n: the scale-matched control)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--num-updates", type=int, default=20_000)
     p.add_argument("--batch-size", type=int, default=1024)
@@ -180,14 +201,16 @@ def main() -> None:
             rows[name] = {}
             for m in args.methods:
                 for s in range(args.seeds):
-                    res = run_one(ds, m, s, root / "main" / name / m / f"seed{s}", args)
+                    res = run_one(ds, m, s, root / "main" / name / m / f"seed{s}", args, root)
                     rows[name].setdefault(method_label(m), []).append(res)
         folder = root / "main"
         title = "Final normalized score, " + ", ".join(rows)
     else:
         ab = args.ablation
         if ab == "oracle":
-            values = ["team", "macca", "ground-truth"]
+            values = args.values or list(ORACLE_ARMS)
+            if set(values) - set(ORACLE_ARMS):
+                raise SystemExit(f"--ablation oracle takes --values among {list(ORACLE_ARMS)}, got {values}")
         elif ab == "paradigm":
             values = args.values or ["alternate", "pretrained"]
         else:
@@ -196,22 +219,21 @@ def main() -> None:
             values = args.values
         columns = [f"{ab}={v}" for v in values]
         algo = args.ablation_algo
+        folder = root / f"ablation-{ab}" / algo
         for ds in datasets:
             name = Path(ds).name
             rows[name] = {}
             for v in values:
                 for s in range(args.seeds):
-                    out = root / f"ablation-{ab}" / name / str(v) / f"seed{s}"
+                    out = folder / name / str(v) / f"seed{s}"
                     if ab == "oracle":
-                        m = {"team": algo, "macca": f"macca-{algo}", "ground-truth": f"gt-{algo}"}[v]
-                        res = run_one(ds, m, s, out, args)
+                        res = run_one(ds, f"{ORACLE_ARMS[v]}{algo}", s, out, args, root)
                     elif ab == "paradigm":
-                        res = run_one(ds, f"macca-{algo}", s, out, args, paradigm=v)
+                        res = run_one(ds, f"macca-{algo}", s, out, args, root, paradigm=v)
                     else:
                         val: Any = v if ab == "graph" else float(v)
-                        res = run_one(ds, f"macca-{algo}", s, out, args, reward_args={ABLATIONS[ab]: val})
+                        res = run_one(ds, f"macca-{algo}", s, out, args, root, reward_args={ABLATIONS[ab]: val})
                     rows[name].setdefault(f"{ab}={v}", []).append(res)
-        folder = root / f"ablation-{ab}"
         title = f"Ablation {ab} (MACCA-{LABELS.get(algo, algo)}), " + ", ".join(rows)
     folder.mkdir(parents=True, exist_ok=True)
     print()
