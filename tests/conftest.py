@@ -15,6 +15,18 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="macca_hub_test_hf_cache_")
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (restored after): the CPU is shared, and small updates are fastest and
+    steadiest on one thread."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def hub_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh ``$MACCA_HUB_HOME`` for the whole session (never the user's cache)."""

@@ -16,13 +16,7 @@ from macca_hub.algos.policy import MultiAgentPolicy, PolicyConfig
 N_AGENTS, OBS, ACT = 3, 18, 2
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CPU is shared: one torch thread keeps these small updates fast and steady."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def toy_batch(B: int = 64, seed: int = 0, action: float | None = None) -> Batch:

@@ -17,12 +17,7 @@ from macca_hub.algos.training import TrainPolicyConfig, train_policy
 FAST = dict(batch_size=64, eval_every=5, eval_episodes=2, checkpoint_every=5, num_threads=1, progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class LandmarkPolicy:
