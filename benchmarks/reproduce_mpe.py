@@ -234,7 +234,8 @@ def main() -> None:
                         val: Any = v if ab == "graph" else float(v)
                         res = run_one(ds, f"macca-{algo}", s, out, args, root, reward_args={ABLATIONS[ab]: val})
                     rows[name].setdefault(f"{ab}={v}", []).append(res)
-        title = f"Ablation {ab} (MACCA-{LABELS.get(algo, algo)}), " + ", ".join(rows)
+        subject = LABELS.get(algo, algo) if ab == "oracle" else f"MACCA-{LABELS.get(algo, algo)}"
+        title = f"Ablation {ab} ({subject}), " + ", ".join(rows)
     folder.mkdir(parents=True, exist_ok=True)
     print()
     print(write_table(title, rows, columns, folder))
