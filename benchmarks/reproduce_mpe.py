@@ -140,7 +140,8 @@ def write_table(title: str, rows: dict[str, dict[str, list[dict]]], columns: lis
               + ("normalized score (100 = S_expert, 0 = S_random)." if normalized else
                  "episode return (raw: S_random / S_expert are not recorded for these datasets).")]
     text = "\n".join(lines)
-    (out / "table.md").write_text(text + "\n")
+    # Named after its datasets: runs on different datasets, side by side in one folder, keep their own tables.
+    (out / f"table-{'+'.join(rows)}.md").write_text(text + "\n")
     return text
 
 

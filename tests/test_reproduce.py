@@ -37,6 +37,7 @@ def test_oracle_ablation_runs_every_arm_with_the_scale_matched_control(tiny_cn: 
     assert res["team-scaled"]["reward_scale"] == pytest.approx(res["team"]["reward_scale"] / 3)
     assert np.isfinite([r["final_return"] for r in res.values()]).all()
     assert (out / "reward_models").is_dir()  # shared by every table and ablation under --out
+    assert "oracle=team-scaled" in (out / "ablation-oracle" / "icql" / f"table-{tiny_cn.name}.md").read_text()
 
 
 def test_oracle_ablation_refuses_unknown_arms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
