@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from macca_hub.algos.training import TrainPolicyConfig, train_policy  # noqa: E402
+from macca_hub.algos.training import PRECISIONS, TrainPolicyConfig, default_reward_scale, train_policy  # noqa: E402
 
 ABLATIONS = {"lambda1": "lambda_state", "lambda2": "lambda_action", "h": "threshold", "graph": "graph",
              "paradigm": None, "oracle": None}
@@ -59,13 +59,12 @@ def method_label(method: str) -> str:
 
 
 def scale_matched(dataset: str) -> float:
-    """The reward scale of the ``team-scaled`` control: train-policy's default 1 / std(R) (same formula), divided
-    by the number of agents."""
+    """The reward scale of the ``team-scaled`` control: train-policy's default, divided by the number of agents."""
     from macca_hub.data.loading import dataset_meta, load_columns
 
     info, _ = dataset_meta(dataset)
     team = load_columns(dataset, ["team_reward"])["team_reward"]
-    return 1.0 / max(float(np.std(team)), 1e-6) / int(info["n_agents"])
+    return default_reward_scale(team) / int(info["n_agents"])
 
 
 def reward_model_for(dataset: str, reward_args: dict[str, Any], args: argparse.Namespace, root: Path) -> str:
@@ -109,8 +108,8 @@ def run_one(dataset: str, method: str, seed: int, out: Path, args: argparse.Name
         train_on = relabeled_for(dataset, reward_model, args, root)
     cfg = TrainPolicyConfig(dataset=train_on, algo=algo, reward=reward, paradigm=paradigm, seed=seed,
                             reward_model=None, reward_args={} if reward_model else reward_args,
-                            reward_scale=reward_scale, num_updates=args.num_updates, batch_size=args.batch_size, eval_every=args.eval_every,
-                            eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+                            reward_scale=reward_scale, num_updates=args.num_updates, batch_size=args.batch_size,
+                            eval_every=args.eval_every, eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
                             output=str(out), resume=True, num_threads=args.threads, progress=args.progress,
                             save_policy=True, max_transitions=args.max_transitions,
                             mixed_precision=args.mixed_precision)
@@ -177,7 +176,7 @@ def main() -> None:
     p.add_argument("--ablation-algo", default="omar", help="backbone of the ablation runs (default omar)")
     p.add_argument("--out", default=None, help="results folder (default: $MACCA_HUB_HOME/runs/reproduce)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
-    p.add_argument("--mixed-precision", default="no", choices=["no", "bf16"],
+    p.add_argument("--mixed-precision", default="no", choices=list(PRECISIONS),
                    help="precision of the policy updates (train-policy --mixed-precision)")
     p.add_argument("--quick", action="store_true", help="minutes: 1 seed, 300 updates of batch 256, 5 episodes")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False)

@@ -67,6 +67,16 @@ class StackedActor(StackedMLP):
             return super().forward(x.to(self.layers[0].weight.dtype))
 
 
+def _row_head(h: Tensor, w: Tensor) -> Tensor:
+    """``h [m, R, H] @ w [m, H, 1]`` as a row vector times a matrix, ``(w^T h^T)^T``: see :class:`_ScalarHead`."""
+    return torch.bmm(w.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
+
+
+def _row_head_weight_grad(g: Tensor, h: Tensor) -> Tensor:
+    """The gradient of :func:`_row_head` for ``w``, ``h^T g`` [m, H, 1], in the same row-vector layout."""
+    return torch.bmm(g.transpose(1, 2), h).transpose(1, 2)
+
+
 class _ScalarHead(torch.autograd.Function):
     """``h [m, R, H] @ w [m, H, 1] + b`` with the products laid out for speed on CPU; the output is float32.
 
@@ -84,16 +94,14 @@ class _ScalarHead(torch.autograd.Function):
         wc = w.to(h.dtype)
         ctx.save_for_backward(h, wc)
         ctx.weight_dtype = w.dtype
-        out = torch.bmm(wc.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
-        return out.to(b.dtype) + b
+        return _row_head(h, wc).to(b.dtype) + b
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:  # type: ignore[override]
         h, wc = ctx.saved_tensors
         g = grad.to(h.dtype)
         grad_h = g * wc.transpose(1, 2) if ctx.needs_input_grad[0] else None
-        grad_w = (torch.bmm(g.transpose(1, 2), h).transpose(1, 2).to(ctx.weight_dtype)
-                  if ctx.needs_input_grad[1] else None)
+        grad_w = _row_head_weight_grad(g, h).to(ctx.weight_dtype) if ctx.needs_input_grad[1] else None
         grad_b = grad.sum(dim=1, keepdim=True) if ctx.needs_input_grad[2] else None
         return grad_h, grad_w, grad_b
 
@@ -114,8 +122,7 @@ class _HiddenHead(torch.autograd.Function):
         z = relu_(torch.baddbmm(b.to(dt), h, wc))
         ctx.save_for_backward(h, z, w, w3)
         ctx.dtypes = (w.dtype, b.dtype)
-        out = torch.bmm(w3c.transpose(1, 2), z.transpose(1, 2)).transpose(1, 2)  # row-vector form: see _ScalarHead
-        return out.to(b3.dtype) + b3
+        return _row_head(z, w3c).to(b3.dtype) + b3
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
@@ -128,7 +135,7 @@ class _HiddenHead(torch.autograd.Function):
         grad_h = torch.bmm(masked, (w * w3_row).to(z.dtype).transpose(1, 2)) if need[0] else None
         grad_w = (torch.bmm(h.transpose(1, 2), masked).to(w.dtype) * w3_row).to(ctx.dtypes[0]) if need[1] else None
         grad_b = (masked.sum(dim=1, keepdim=True).to(w.dtype) * w3_row).to(ctx.dtypes[1]) if need[2] else None
-        grad_w3 = torch.bmm(g.transpose(1, 2), z).transpose(1, 2).to(w3.dtype) if need[3] else None
+        grad_w3 = _row_head_weight_grad(g, z).to(w3.dtype) if need[3] else None
         grad_b3 = grad.sum(dim=1, keepdim=True) if need[4] else None
         return grad_h, grad_w, grad_b, grad_w3, grad_b3
 
@@ -219,7 +226,7 @@ class TwinCritics(nn.Module):
             h = relu_(h.view(*rows, -1).baddbmm_(a, w_act))
             for b, w in zip(rest[0::2], rest[1::2]):
                 h = relu_(torch.baddbmm(b, h, w))
-            out = torch.bmm(w_out.transpose(1, 2), h.transpose(1, 2)).transpose(1, 2)
+            out = _row_head(h, w_out)
             return (out.reshape(m, B * K, 1).to(last.bias.dtype) + last.bias[:m]).reshape(members, n, B, K)
 
         return q

@@ -157,6 +157,12 @@ def update_round(algo: OfflineAlgorithm, data: TrainingData, idx: torch.Tensor, 
     return logs
 
 
+def default_reward_scale(team_reward: np.ndarray) -> float:
+    """The reward scale unless ``--reward-scale`` says otherwise: 1 / std of the dataset's team reward, one constant
+    per dataset for every reward source."""
+    return 1.0 / max(float(np.std(team_reward)), 1e-6)
+
+
 COLUMNS = ["episode_index", "step", "observations", "actions", "team_reward", "next_observations", "terminated"]
 
 
@@ -344,9 +350,7 @@ def train_policy(config: TrainPolicyConfig) -> dict[str, Any]:
         rewards = load_ground_truth(config.dataset, cols)
     elif config.reward == "macca" and config.paradigm == "pretrained":
         rewards, reward_record = pretrained_rewards(config, info, len(cols["episode_index"]), run_dir)
-    scale = config.reward_scale
-    if scale is None:
-        scale = 1.0 / max(float(np.std(cols["team_reward"])), 1e-6)
+    scale = config.reward_scale if config.reward_scale is not None else default_reward_scale(cols["team_reward"])
     data = TrainingData(cols, rewards, dev, scale)
     del cols
 
