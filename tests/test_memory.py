@@ -26,7 +26,7 @@ libc.mallinfo2.restype = MallInfo2
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 took = keep_freed_memory()
-size = 6 * 11264 * 64 * 4
+size = int(sys.argv[2])
 base = libc.mallinfo2().hblkhd
 block = libc.malloc(size)
 ctypes.memset(block, 1, size)
@@ -36,11 +36,15 @@ print(int(took), mapped, libc.mallinfo2().fordblks)
 """
 
 
+#: A stacked critic's hidden layer at batch 1024 (6 members x 11,264 rows x 64 floats).
+SIZE = 6 * 11264 * 64 * 4
+
+
 def _probe(switch: str) -> tuple[bool, int, int]:
     env = {**os.environ, "MACCA_HUB_KEEP_FREED_MEMORY": switch}
     import macca_hub.utils.memory as memory
 
-    out = subprocess.run([sys.executable, "-c", PROBE, memory.__file__], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", PROBE, memory.__file__, str(SIZE)], env=env, capture_output=True, text=True,
                          check=True)
     took, mapped, free_in_heap = out.stdout.split()
     return took == "1", int(mapped), int(free_in_heap)
@@ -48,7 +52,7 @@ def _probe(switch: str) -> tuple[bool, int, int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc only")
 def test_keep_freed_memory_serves_large_blocks_from_the_kept_heap() -> None:
-    size = 6 * 11264 * 64 * 4
+    size = SIZE
     took_off, mapped_off, free_off = _probe("0")
     took_on, mapped_on, free_on = _probe("1")
     assert not took_off and took_on

@@ -157,7 +157,8 @@ def _random_return(episodes: int = 10) -> float:
     return float(evaluate_policy(lambda obs: rng.uniform(-1, 1, (3, 2)), "cn", episodes, seed=0).mean())
 
 
-@pytest.mark.parametrize("algo,precision", [("maicq", "no"), ("maicq", "bf16"), pytest.param("icql", "no", marks=pytest.mark.slow),
+@pytest.mark.parametrize("algo,precision", [("maicq", "no"), ("maicq", "bf16"),
+                                            pytest.param("icql", "no", marks=pytest.mark.slow),
                                             pytest.param("omar", "no", marks=pytest.mark.slow),
                                             pytest.param("omar", "bf16", marks=pytest.mark.slow)])
 def test_brief_training_beats_random(algo: str, precision: str, scripted_cn: Path, tmp_path: Path) -> None:

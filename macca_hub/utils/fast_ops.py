@@ -48,4 +48,3 @@ class _ReLUInPlace(torch.autograd.Function):
 def relu_train_(z: Tensor) -> Tensor:
     """``z.relu_()`` with autograd; on bfloat16 through the int16 clamp (a pass ~2x cheaper there)."""
     return _ReLUInPlace.apply(z) if z.dtype == torch.bfloat16 else z.relu_()
-
